@@ -1,0 +1,33 @@
+"""Who may reach each URL rule. Every route must have a row; the walker test enforces it.
+
+Values: the identities that get a normal answer (2xx/3xx that is not the login page, or a
+4xx that comes from input validation such as 404 for a missing id). Everyone else gets
+401/redirect-to-login (anonymous) or 403 (signed in with the wrong role).
+"""
+
+ANON = "anonymous"
+WORKER = "worker"
+COUNSELOR = "counselor"
+ADMIN = "admin"
+EVERYONE = frozenset({ANON, WORKER, COUNSELOR, ADMIN})
+SIGNED_IN = frozenset({WORKER, COUNSELOR, ADMIN})
+
+# endpoint -> identities allowed
+ACCESS: dict[str, frozenset[str]] = {
+    "static": EVERYONE,
+    "main.index": EVERYONE,
+    "main.set_language": EVERYONE,
+    "main.healthz": EVERYONE,
+    "auth.login": EVERYONE,
+    "auth.register": EVERYONE,
+    "auth.logout": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.consent": frozenset({WORKER}),
+    "auth.withdraw_consent": frozenset({WORKER}),
+    "auth.list_users": frozenset({ADMIN}),
+    "auth.create_user": frozenset({ADMIN}),
+    "auth.edit_user": frozenset({ADMIN}),
+    "auth.org_units": frozenset({ADMIN}),
+    "notify.inbox": SIGNED_IN,
+    "notify.mark_read": SIGNED_IN,
+}

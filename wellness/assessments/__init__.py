@@ -1,0 +1,1 @@
+"""Self-assessments: instruments (data files), pure scoring, responses, history charts."""

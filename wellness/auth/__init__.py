@@ -1,0 +1,1 @@
+"""Accounts, roles, login, registration, consent and org units."""

@@ -1,0 +1,299 @@
+"""Login, logout, registration, password, consent, and admin user/org-unit management."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import SelectChoice
+
+from wellness.auth import services
+from wellness.auth.decorators import role_required
+from wellness.auth.forms import (
+    ChangePasswordForm,
+    ConsentForm,
+    LoginForm,
+    LogoutForm,
+    OrgUnitForm,
+    RegisterForm,
+    UserCreateForm,
+    UserEditForm,
+    WithdrawConsentForm,
+)
+from wellness.auth.models import Role
+from wellness.errors import WellnessError
+from wellness.extensions import limiter
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site relative paths; anything else goes to ``fallback``."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target:
+        return fallback
+    return target
+
+
+def apply_field_errors(form, error: WellnessError) -> None:
+    """Put a service's field errors on the form; the rest becomes a flash."""
+    placed = False
+    for name in error.fields:
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*list(field.errors), error.message]
+            placed = True
+    if not placed:
+        flash(error.message, "error")
+
+
+def _org_unit_choices(blank_label: str) -> list[SelectChoice]:
+    choices = [SelectChoice(0, blank_label)]
+    for unit, depth in services.org_unit_tree():
+        choices.append(SelectChoice(unit.id, "\u3000" * depth + unit.name))
+    return choices
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _login_phone_key() -> str:
+    return "login-phone:" + (request.form.get("phone") or "").strip()[-11:]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_phone_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.phone.data, form.password.data)
+        except WellnessError as error:
+            flash(error.message, "error")
+            status = 401
+        else:
+            session.clear()
+            session.permanent = True
+            login_user(user, remember=False)
+            if user.locale:
+                session["lang"] = user.locale
+            return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    form = LogoutForm()
+    if form.validate_on_submit():
+        services.logout_everywhere(current_user._get_current_object())
+        logout_user()
+        session.clear()
+        flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT"], methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    form.org_unit_id.choices = _org_unit_choices(_("Not listed / choose later"))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.register_worker(
+                form.phone.data, form.name.data, form.password.data, form.org_unit_id.data or None
+            )
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(url_for("main.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user._get_current_object(),
+                form.current_password.data,
+                form.new_password.data,
+            )
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Password changed. Please sign in again on every device."), "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/change_password.html", form=form), status
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+@role_required(Role.WORKER.value)
+def consent():
+    user = current_user._get_current_object()
+    form = ConsentForm(version=current_app.config["CONSENT_VERSION"])
+    withdraw_form = WithdrawConsentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.give_consent(user, form.version.data, ip=request.remote_addr)
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            flash(_("Thank you. Your consent has been recorded."), "success")
+            return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "auth/consent.html",
+        form=form,
+        withdraw_form=withdraw_form,
+        record=services.current_consent(user),
+        version=current_app.config["CONSENT_VERSION"],
+    ), status
+
+
+@bp.route("/consent/withdraw", methods=["POST"])
+@role_required(Role.WORKER.value)
+def withdraw_consent():
+    if WithdrawConsentForm().validate_on_submit():
+        services.withdraw_consent(current_user._get_current_object())
+        flash(
+            _("Your consent has been withdrawn. New self-assessments need consent again."), "info"
+        )
+    return redirect(url_for("auth.consent"))
+
+
+# --------------------------------------------------------------------------- admin
+
+
+@bp.route("/users")
+@role_required(Role.ADMIN.value)
+def list_users():
+    role = request.args.get("role") or None
+    if role not in (None, *[r.value for r in Role]):
+        role = None
+    q = (request.args.get("q") or "").strip()[:40] or None
+    page = request.args.get("page", 1, type=int) or 1
+    pagination = services.list_users(q=q, role=role, page=max(page, 1))
+    return render_template(
+        "auth/list_users.html",
+        pagination=pagination,
+        role=role,
+        q=q or "",
+        counts=services.count_users_by_role(),
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN.value)
+def create_user():
+    form = UserCreateForm()
+    form.org_unit_id.choices = _org_unit_choices("—")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                phone=form.phone.data,
+                name=form.name.data,
+                password=form.password.data,
+                role=form.role.data,
+                org_unit_id=form.org_unit_id.data or None,
+                email=form.email.data or None,
+                actor=current_user._get_current_object(),
+            )
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            flash(_("User %(name)s created.", name=user.name), "success")
+            return redirect(url_for("auth.list_users"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/create_user.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN.value)
+def edit_user(user_id: int):
+    user = services.get_user(user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        actor = current_user._get_current_object()
+        try:
+            if form.role.data != user.role:
+                services.set_user_role(actor, user, form.role.data)
+            if form.active.data != user.active:
+                services.set_user_active(actor, user, form.active.data)
+        except WellnessError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("auth.edit_user", user_id=user.id))
+    return render_template("auth/edit_user.html", form=form, user=user)
+
+
+@bp.route("/org-units", methods=["GET", "POST"])
+@role_required(Role.ADMIN.value)
+def org_units():
+    form = OrgUnitForm()
+    form.parent_id.choices = _org_unit_choices(_("(top level)"))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.create_org_unit(
+                form.name.data,
+                form.kind.data,
+                form.parent_id.data or None,
+                actor=current_user._get_current_object(),
+            )
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            flash(_("Organisation added."), "success")
+            return redirect(url_for("auth.org_units"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/org_units.html", form=form, tree=services.org_unit_tree()), status
