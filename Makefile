@@ -69,12 +69,12 @@ test-pg: install-test compile-translations
 		$(BIN)/python -m pytest
 
 lint: install-test
-	$(BIN)/ruff check wellness tests bench
-	$(BIN)/ruff format --check wellness tests bench
+	$(BIN)/ruff check wellness tests $(wildcard bench)
+	$(BIN)/ruff format --check wellness tests $(wildcard bench)
 
 fmt: install-test
-	$(BIN)/ruff check --fix --select I wellness tests bench
-	$(BIN)/ruff format wellness tests bench
+	$(BIN)/ruff check --fix --select I wellness tests $(wildcard bench)
+	$(BIN)/ruff format wellness tests $(wildcard bench)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -30,4 +30,13 @@ ACCESS: dict[str, frozenset[str]] = {
     "auth.org_units": frozenset({ADMIN}),
     "notify.inbox": SIGNED_IN,
     "notify.mark_read": SIGNED_IN,
+    # JSON API (bearer tokens)
+    "api.openapi": EVERYONE,
+    "api.docs": EVERYONE,
+    "api.issue_token": EVERYONE,
+    "api.revoke_token": SIGNED_IN,
+    "api.me": SIGNED_IN,
+    "api.get_consent": frozenset({WORKER}),
+    "api.give_consent": frozenset({WORKER}),
+    "api.withdraw_consent": frozenset({WORKER}),
 }

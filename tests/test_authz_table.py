@@ -24,6 +24,17 @@ def test_every_rule_has_an_access_row(app):
     assert not missing, f"add these endpoints to tests/authz.py: {missing}"
 
 
+def bearer(app, user) -> dict[str, str]:
+    from tests.conftest import PASSWORD
+    from wellness.auth import services
+    from wellness.extensions import db
+
+    with app.app_context():
+        token, _row = services.issue_api_token(user.phone, PASSWORD)
+        db.session.remove()
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def identities(app, make_user):
     return {
@@ -43,9 +54,12 @@ def test_every_rule_answers_each_identity_as_declared(app, identities, login_as)
         method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"OPTIONS", "HEAD"})[0]
         for identity, user in identities.items():
             client = app.test_client()
-            if user is not None:
+            headers = {}
+            if user is not None and url.startswith("/api/"):
+                headers = bearer(app, user)
+            elif user is not None:
                 login_as(user, on=client)
-            response = client.open(url, method=method)
+            response = client.open(url, method=method, headers=headers)
             allowed = identity in ACCESS[rule.endpoint]
             status = response.status_code
             to_login = status in (301, 302, 303) and "/auth/login" in response.headers.get(

@@ -9,6 +9,20 @@ from flask import Flask
 
 from wellness.config import Config, config_from_env, load_or_create_secret_key
 
+# Packages with pages, in navigation order. A package without routes.py is skipped.
+FEATURE_PACKAGES = (
+    "main",
+    "auth",
+    "notify",
+    "assessments",
+    "risk",
+    "booking",
+    "vouchers",
+    "learning",
+    "hotline",
+    "reports",
+)
+
 
 def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
     """Build the app from a config class (default: from WELLNESS_ENV) plus overrides."""
@@ -64,12 +78,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from wellness.auth.routes import bp as auth_bp
-    from wellness.main.routes import bp as main_bp
-    from wellness.notify.routes import bp as notify_bp
+    """Register every feature package's blueprint; the JSON API comes last."""
+    import importlib
+    import importlib.util
 
-    for blueprint in (main_bp, auth_bp, notify_bp):
-        app.register_blueprint(blueprint)
+    from wellness.api import routes as api_routes
+
+    for package in FEATURE_PACKAGES:
+        module = f"wellness.{package}.routes"
+        if _module_exists(module):
+            app.register_blueprint(importlib.import_module(module).bp)
+    api_routes.register(app)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -104,3 +123,13 @@ def register_instruments(app: Flask) -> None:
         return
     extra = app.config.get("INSTRUMENTS_EXTRA_DIR")
     configure_registry(extra_dirs=[extra] if extra else [])
+
+
+def _module_exists(name: str) -> bool:
+    """True when ``name`` can be imported (its parent package may not exist at all)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

@@ -105,6 +105,10 @@ class Config:
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
     REGISTER_RATE_LIMIT = _env("REGISTER_RATE_LIMIT", "10 per hour")
 
+    # Bearer tokens for the JSON API (mobile app).
+    API_TOKEN_HOURS = _env_int("API_TOKEN_HOURS", 24 * 30)
+    API_MAX_PER_PAGE = 100
+
     # Password hashing (argon2id, RFC 9106 low-memory profile by default).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 65536)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,7 +32,17 @@ HEADERS = {
 }
 
 
+class NoCookiesForApi(SecureCookieSessionInterface):
+    """The JSON API authenticates with bearer tokens and never sets a cookie."""
+
+    def save_session(self, app, session, response) -> None:
+        if request.path.startswith("/api/"):
+            return
+        super().save_session(app, session, response)
+
+
 def register(app: Flask) -> None:
+    app.session_interface = NoCookiesForApi()
     hops = app.config.get("PROXY_FIX_HOPS", 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

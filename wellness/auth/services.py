@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -10,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wellness import audit
-from wellness.auth.models import ConsentRecord, OrgUnit, OrgUnitKind, Role, User
+from wellness.auth.models import ApiToken, ConsentRecord, OrgUnit, OrgUnitKind, Role, User
 from wellness.auth.passwords import hash_password, needs_rehash, verify_password
 from wellness.auth.phones import InvalidPhone, normalise_mobile
 from wellness.database import utcnow
@@ -351,3 +353,54 @@ def withdraw_consent(user: User, now: datetime | None = None) -> int:
     audit.record(user, "consent.withdraw", user)
     db.session.commit()
     return count
+
+
+# ----------------------------------------------------------------------------- API tokens
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def issue_api_token(
+    phone_raw: str, password: str, now: datetime | None = None
+) -> tuple[str, ApiToken]:
+    """Authenticate and return (plain token, stored row). The plain token is shown once."""
+    now = now or utcnow()
+    user = authenticate(phone_raw, password, now=now)
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=_token_digest(token),
+        session_version=user.session_version,
+        created_at=now,
+        expires_at=now + timedelta(hours=current_app.config["API_TOKEN_HOURS"]),
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(user, "auth.token_issue", row)
+    db.session.commit()
+    return token, row
+
+
+def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    now = now or utcnow()
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active or user.session_version != row.session_version:
+        return None
+    return user
+
+
+def revoke_api_token(token: str, now: datetime | None = None) -> bool:
+    count = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    ).rowcount
+    db.session.commit()
+    return bool(count)
