@@ -40,3 +40,18 @@ ACCESS: dict[str, frozenset[str]] = {
     "api.give_consent": frozenset({WORKER}),
     "api.withdraw_consent": frozenset({WORKER}),
 }
+
+
+def _merge_package_rows() -> None:
+    """Each feature's tests/<pkg>/access.py adds its rows (ACCESS dict)."""
+    import importlib
+
+    from wellness.packages import FEATURE_PACKAGES, module_exists
+
+    for package in FEATURE_PACKAGES:
+        name = f"tests.{package}.access"
+        if module_exists(name):
+            ACCESS.update(importlib.import_module(name).ACCESS)
+
+
+_merge_package_rows()

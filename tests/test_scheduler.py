@@ -10,8 +10,10 @@ from wellness import scheduler
 def test_every_job_is_registered_and_resolvable(app):
     sched = BackgroundScheduler(timezone="Asia/Shanghai")
     scheduler.register_jobs(app, sched)
-    assert sorted(job.id for job in sched.get_jobs()) == sorted(job.id for job in scheduler.JOBS)
-    for job in scheduler.JOBS:
+    assert sorted(job.id for job in sched.get_jobs()) == sorted(
+        job.id for job in scheduler.all_jobs()
+    )
+    for job in scheduler.all_jobs():
         assert callable(scheduler.resolve(job.func))
 
 

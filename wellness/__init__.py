@@ -9,20 +9,6 @@ from flask import Flask
 
 from wellness.config import Config, config_from_env, load_or_create_secret_key
 
-# Packages with pages, in navigation order. A package without routes.py is skipped.
-FEATURE_PACKAGES = (
-    "main",
-    "auth",
-    "notify",
-    "assessments",
-    "risk",
-    "booking",
-    "vouchers",
-    "learning",
-    "hotline",
-    "reports",
-)
-
 
 def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
     """Build the app from a config class (default: from WELLNESS_ENV) plus overrides."""
@@ -34,6 +20,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     )
     load_config(app, config, overrides or {})
     register_extensions(app)
+    register_models()
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)
@@ -77,17 +64,22 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = lazy_gettext("Please sign in to see this page.")
 
 
+def register_models() -> None:
+    """Import every package's models so metadata (create_all, Alembic) sees all tables."""
+    from wellness import audit  # noqa: F401 - audit_events
+    from wellness.packages import feature_modules
+
+    for _module in feature_modules("wellness.{pkg}.models"):
+        pass
+
+
 def register_blueprints(app: Flask) -> None:
     """Register every feature package's blueprint; the JSON API comes last."""
-    import importlib
-    import importlib.util
-
     from wellness.api import routes as api_routes
+    from wellness.packages import feature_modules
 
-    for package in FEATURE_PACKAGES:
-        module = f"wellness.{package}.routes"
-        if _module_exists(module):
-            app.register_blueprint(importlib.import_module(module).bp)
+    for module in feature_modules("wellness.{pkg}.routes"):
+        app.register_blueprint(module.bp)
     api_routes.register(app)
 
 
@@ -123,13 +115,3 @@ def register_instruments(app: Flask) -> None:
         return
     extra = app.config.get("INSTRUMENTS_EXTRA_DIR")
     configure_registry(extra_dirs=[extra] if extra else [])
-
-
-def _module_exists(name: str) -> bool:
-    """True when ``name`` can be imported (its parent package may not exist at all)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False

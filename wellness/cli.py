@@ -73,7 +73,7 @@ def scheduler_list_command():
     """List the jobs and their triggers."""
     from wellness import scheduler
 
-    for job in scheduler.JOBS:
+    for job in scheduler.all_jobs():
         click.echo(f"{job.id:40} {job.trigger} {job.args} -> {job.func}")
 
 

@@ -142,6 +142,13 @@ class Config:
 
     SMALL_CELL_K = _env_int("SMALL_CELL_K", 5)
 
+    # Risk queue: minutes within which a flag of each level must be claimed.
+    RISK_CLAIM_MINUTES = {
+        "critical": _env_int("RISK_CLAIM_MINUTES_CRITICAL", 30),
+        "high": _env_int("RISK_CLAIM_MINUTES_HIGH", 24 * 60),
+        "elevated": _env_int("RISK_CLAIM_MINUTES_ELEVATED", 72 * 60),
+    }
+
 
 class DevelopmentConfig(Config):
     """`make run` on a laptop: plain HTTP on 127.0.0.1, so cookies cannot be Secure-only."""

@@ -1,13 +1,12 @@
 """Idempotent demo data in Chinese: a city union with districts and enterprise unions,
 counsellors, workers and an admin. Running it twice changes nothing the second time.
 
-Packages that add demo data of their own (stations, rooms, availability...) register a
-function in ``DEMO_STEPS``; each step must be idempotent too.
+Packages that add demo data of their own (stations, rooms, availability...) have a
+``demo.py`` with ``seed(summary)``; each must be idempotent too and must not commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 from wellness.auth.models import OrgUnit, Role, User
 from wellness.auth.passwords import hash_password
 from wellness.extensions import db
+from wellness.packages import feature_modules
 
 DEMO_PASSWORD = "Wellness-2026"  # noqa: S105 - printed demo login, never used in production
 
@@ -79,9 +79,6 @@ class Summary:
         self.created[what] = self.created.get(what, 0) + n
 
 
-DEMO_STEPS: list[Callable[[Summary], None]] = []
-
-
 def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count(User.id)))
 
@@ -139,8 +136,8 @@ def seed_demo() -> Summary:
         worker = _user(f"139{i:08d}", name, Role.WORKER, unit, summary, password_hash)
         if i == 0:
             summary.logins.append(("worker", worker.phone, worker.name))
-    for step in DEMO_STEPS:
-        step(summary)
+    for module in feature_modules("wellness.{pkg}.demo"):
+        module.seed(summary)
     db.session.commit()
     return summary
 

@@ -37,10 +37,14 @@ class Job:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-# Packages add their sweeps here. Every job must be safe to run twice or concurrently.
-JOBS: list[Job] = [
-    Job("notify.deliver_outbox", "wellness.notify.jobs:deliver_outbox", "interval", {"minutes": 1}),
-]
+def all_jobs() -> list[Job]:
+    """Every package's ``jobs.JOBS``. Each job must be safe to run twice or concurrently."""
+    from wellness.packages import feature_modules
+
+    jobs: list[Job] = []
+    for module in feature_modules("wellness.{pkg}.jobs"):
+        jobs.extend(getattr(module, "JOBS", ()))
+    return jobs
 
 
 def resolve(path: str) -> Callable[[], Any]:
@@ -67,7 +71,7 @@ def run_job(app: Flask, job: Job) -> Any:
 
 
 def register_jobs(app: Flask, scheduler: BaseScheduler) -> None:
-    for job in JOBS:
+    for job in all_jobs():
         scheduler.add_job(
             run_job,
             job.trigger,
@@ -135,7 +139,7 @@ def run_forever(app: Flask, wait_for_lock: bool = True, poll_seconds: float = 30
     while True:
         with singleton_lock(app) as held:
             if held:
-                log.info("scheduler lock acquired; %d jobs", len(JOBS))
+                log.info("scheduler lock acquired; %d jobs", len(all_jobs()))
                 build_scheduler(app).start()
                 return
         if not wait_for_lock:

@@ -6,8 +6,6 @@ views call the same services as the pages.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,20 +16,9 @@ from flask_login import current_user
 
 from wellness.api.spec import api_spec
 from wellness.errors import NotPermitted, WellnessError
+from wellness.packages import feature_modules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# Feature modules that add endpoints to ``bp``; a module that does not exist is skipped.
-FEATURE_MODULES = (
-    "auth",
-    "assessments",
-    "risk",
-    "booking",
-    "vouchers",
-    "learning",
-    "hotline",
-    "reports",
-)
 
 
 class MalformedJson(WellnessError):
@@ -122,10 +109,9 @@ def docs():
 
 
 def load_feature_modules() -> None:
-    for name in FEATURE_MODULES:
-        module = f"wellness.api.{name}"
-        if _module_exists(module):
-            importlib.import_module(module)
+    """Import wellness/api/<package>.py for every feature package (they add to ``bp``)."""
+    for _module in feature_modules("wellness.api.{pkg}"):
+        pass
 
 
 def register(app: Flask) -> None:
@@ -136,13 +122,3 @@ def register(app: Flask) -> None:
     login_manager.user_loader(session_user_loader)
     login_manager.request_loader(load_user_from_request)
     app.register_blueprint(bp)
-
-
-def _module_exists(name: str) -> bool:
-    """True when ``name`` can be imported (its parent package may not exist at all)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False

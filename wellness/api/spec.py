@@ -105,3 +105,14 @@ def responses(ok: str, model: type[BaseModel] | None, *extra: str) -> Response:
     """A Response declaring the success model plus every error status the view may return."""
     codes = {code: ErrorBody for code in (*COMMON_ERRORS, *extra)}
     return Response(**{ok: model}, **codes)
+
+
+def page_of(stmt, query: PageQuery) -> tuple[list[Any], PageMeta]:
+    """Run a select with a stable ORDER BY (the caller's, ending in a unique column)."""
+    from wellness.extensions import db
+
+    page = db.paginate(
+        stmt, page=query.page, per_page=query.per_page, error_out=False, max_per_page=100
+    )
+    meta = PageMeta(page=page.page, per_page=page.per_page, total=page.total or 0, pages=page.pages)
+    return list(page.items), meta

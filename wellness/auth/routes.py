@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -34,32 +32,9 @@ from wellness.auth.forms import (
 from wellness.auth.models import Role
 from wellness.errors import WellnessError
 from wellness.extensions import limiter
+from wellness.forms import apply_field_errors, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-
-def safe_next(target: str | None, fallback: str) -> str:
-    """Only same-site relative paths; anything else goes to ``fallback``."""
-    if not target:
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    if "\\" in target:
-        return fallback
-    return target
-
-
-def apply_field_errors(form, error: WellnessError) -> None:
-    """Put a service's field errors on the form; the rest becomes a flash."""
-    placed = False
-    for name in error.fields:
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*list(field.errors), error.message]
-            placed = True
-    if not placed:
-        flash(error.message, "error")
 
 
 def _org_unit_choices(blank_label: str) -> list[SelectChoice]:

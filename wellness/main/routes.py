@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from wellness.auth import services as auth_services
 from wellness.extensions import db
-from wellness.forms import ActionForm
+from wellness.forms import ActionForm, safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -31,9 +31,7 @@ def index():
 def set_language():
     form = ActionForm()
     lang = request.form.get("lang", "")
-    target = request.form.get("next") or url_for("main.index")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("main.index")
+    target = safe_next(request.form.get("next"), url_for("main.index"))
     if form.validate_on_submit() and lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
         if current_user.is_authenticated:
