@@ -39,7 +39,7 @@ compile-translations: install
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot \
 		--no-location --sort-output .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location \
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching \
 		--ignore-obsolete
 	$(BIN)/pybabel compile -d translations --statistics
 

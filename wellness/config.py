@@ -142,6 +142,13 @@ class Config:
 
     SMALL_CELL_K = _env_int("SMALL_CELL_K", 5)
 
+    # Re-screening: days until a member is reminded to take an instrument again.
+    RESCREEN_DAYS = {
+        "moderate_or_worse": _env_int("RESCREEN_DAYS_MODERATE", 14),
+        "mild": _env_int("RESCREEN_DAYS_MILD", 28),
+        "minimal": _env_int("RESCREEN_DAYS_MINIMAL", 90),
+    }
+
     # Risk queue: minutes within which a flag of each level must be claimed.
     RISK_CLAIM_MINUTES = {
         "critical": _env_int("RISK_CLAIM_MINUTES_CRITICAL", 30),

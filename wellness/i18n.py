@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_time, format_timedelta, get_locale
 from flask_login import current_user
 
 from wellness import navigation
@@ -65,11 +65,26 @@ def viewer():
         return None
 
 
+def has_endpoint(endpoint: str) -> bool:
+    """Templates link to other features only when they are installed."""
+    return endpoint in current_app.view_functions
+
+
+def _delta(value) -> str:
+    """A signed timedelta as 'in 25 minutes' / '2 hours ago', localised."""
+    return format_timedelta(value, add_direction=True, threshold=1.5) if value is not None else ""
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(
-        dt=_dt, date=_date, time=_time, phone=display_phone, mask_phone=mask_phone
+        dt=_dt, date=_date, time=_time, delta=_delta, phone=display_phone, mask_phone=mask_phone
     )
-    app.jinja_env.globals.update(html_lang=html_lang, get_locale=get_locale, viewer=viewer)
+    app.jinja_env.globals.update(
+        html_lang=html_lang,
+        get_locale=get_locale,
+        viewer=viewer,
+        has_endpoint=has_endpoint,
+    )
     navigation.register(app)
 
     @app.context_processor

@@ -26,6 +26,7 @@ NAV: list[NavItem] = [
     NavItem("booking.counselor_schedule", _l("My schedule"), ("counselor",)),
     NavItem("hotline.console", _l("Hotline console"), ("counselor",)),
     NavItem("reports.dashboard", _l("Reports"), ("admin",)),
+    NavItem("risk.supervision", _l("Risk supervision"), ("admin",)),
     NavItem("vouchers.list_batches", _l("Vouchers"), ("admin",)),
     NavItem("booking.manage_stations", _l("Stations"), ("admin",)),
     NavItem("auth.list_users", _l("Users"), ("admin",)),

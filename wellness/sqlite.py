@@ -1,4 +1,12 @@
-"""SQLite pragmas for the embedded default: WAL, foreign keys, a busy timeout."""
+"""SQLite pragmas for the embedded default: WAL, foreign keys, a busy timeout, and
+transactions that take the write lock up front.
+
+Why BEGIN IMMEDIATE: a request reads before it writes (at least the signed-in user). In WAL
+mode a deferred transaction whose snapshot is older than another writer's commit cannot
+upgrade to a write lock and fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT;
+the busy timeout does not apply). Taking the write lock at BEGIN makes concurrent writers
+queue on the busy timeout instead, so conditional UPDATEs behave as they do on PostgreSQL.
+SQLite has one writer at a time anyway; transactions here are short."""
 
 from __future__ import annotations
 
@@ -24,6 +32,8 @@ def configure_sqlite(app: Flask, db) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    immediate = app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:")
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -84,6 +84,8 @@ class RiskFlag(Base):
     outcome: Mapped[str | None] = mapped_column(String(30))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     reopened_count: Mapped[int] = mapped_column(default=0)
+    callback_requested_at: Mapped[datetime | None]
+    callback_preference: Mapped[str | None] = mapped_column(String(100))
 
 
 class RiskTrigger(Base):
