@@ -7,12 +7,14 @@ PostgreSQL when TEST_DATABASE_URL is set.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from wellness import create_app
@@ -24,11 +26,30 @@ from wellness.extensions import db, limiter
 PASSWORD = "correct-horse-77"
 
 
-def database_url(tmp_dir) -> str:
+def postgres_base_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"sqlite:///{tmp_dir}/test.sqlite"
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url else None
+
+
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """A database of our own on the TEST_DATABASE_URL server, dropped afterwards.
+
+    Test runs never share tables: several runs (CI, a developer, a benchmark) can use the
+    same server at once.
+    """
+    base = postgres_base_url()
+    assert base is not None
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def on_postgres() -> bool:
@@ -36,12 +57,21 @@ def on_postgres() -> bool:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("db")
+def database_uri(tmp_path_factory) -> Iterator[str]:
+    if postgres_base_url():
+        with scratch_postgres_database("wellness_test") as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/test.sqlite"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, database_uri):
+    tmp = tmp_path_factory.mktemp("app")
     app = create_app(
         TestingConfig,
         {
-            "SQLALCHEMY_DATABASE_URI": database_url(tmp),
+            "SQLALCHEMY_DATABASE_URI": database_uri,
             "LOGIN_RATE_LIMIT": "1000 per minute",
             "REGISTER_RATE_LIMIT": "1000 per minute",
             "SCHEDULER_LOCK_FILE": str(tmp / "scheduler.lock"),

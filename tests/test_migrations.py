@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from tests.conftest import postgres_base_url, scratch_postgres_database
 from wellness import create_app
 from wellness.config import TestingConfig
 from wellness.extensions import db
@@ -17,20 +16,11 @@ from wellness.extensions import db
 
 @pytest.fixture
 def empty_database_url(tmp_path):
-    pg = os.environ.get("TEST_DATABASE_URL")
-    if not pg:
+    if not postgres_base_url():
         yield f"sqlite:///{tmp_path}/migrations.sqlite"
         return
-    base = pg.replace("postgresql://", "postgresql+psycopg://", 1)
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    name = "wellness_migration_check"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database("wellness_migrations") as url:
+        yield url
 
 
 def test_upgrade_matches_models_and_downgrades(empty_database_url):
