@@ -24,6 +24,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "auth.change_password": SIGNED_IN,
     "auth.consent": frozenset({WORKER}),
     "auth.withdraw_consent": frozenset({WORKER}),
+    "auth.my_data": frozenset({WORKER}),
+    "auth.export_my_data": frozenset({WORKER}),
     "auth.list_users": frozenset({ADMIN}),
     "auth.create_user": frozenset({ADMIN}),
     "auth.edit_user": frozenset({ADMIN}),

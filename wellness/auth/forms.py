@@ -129,3 +129,15 @@ class OrgUnitForm(FlaskForm):
     )
     parent_id = SelectField(_l("Parent"), coerce=int, validators=[Optional()])
     submit = SubmitField(_l("Add"))
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    confirm = BooleanField(
+        _l("I understand that this cannot be undone."), validators=[DataRequired()]
+    )
+    submit = SubmitField(_l("Delete my account and data"))

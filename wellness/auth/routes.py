@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -16,11 +19,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
+from wellness import privacy
 from wellness.auth import services
 from wellness.auth.decorators import role_required
 from wellness.auth.forms import (
     ChangePasswordForm,
     ConsentForm,
+    DeleteAccountForm,
     LoginForm,
     LogoutForm,
     OrgUnitForm,
@@ -178,6 +183,41 @@ def withdraw_consent():
             _("Your consent has been withdrawn. New self-assessments need consent again."), "info"
         )
     return redirect(url_for("auth.consent"))
+
+
+@bp.route("/my-data", methods=["GET", "POST"])
+@role_required(Role.WORKER.value)
+def my_data():
+    """Download everything we hold about me, or delete my account (PIPL rights)."""
+    form = DeleteAccountForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            notices = privacy.delete_account(current_user._get_current_object(), form.password.data)
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Your account and your data have been deleted."), "info")
+            for notice in notices:
+                flash(notice, "info")
+            return redirect(url_for("main.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/my_data.html", form=form), status
+
+
+@bp.route("/my-data/export.json")
+@role_required(Role.WORKER.value)
+def export_my_data():
+    data = privacy.export_all(current_user._get_current_object())
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": "attachment; filename=my-data.json"},
+    )
 
 
 # --------------------------------------------------------------------------- admin
