@@ -78,5 +78,12 @@ def scheduler_list_command():
 
 
 def register(app: Flask) -> None:
+    """Core groups, then each package's commands (``<pkg>/cli.py`` or ``<pkg>/seed.py``
+    with ``register(app)``)."""
+    from wellness.packages import feature_modules
+
     for group in (users_cli, seed_cli, scheduler_cli):
         app.cli.add_command(group)
+    for template in ("wellness.{pkg}.cli", "wellness.{pkg}.seed"):
+        for module in feature_modules(template):
+            module.register(app)

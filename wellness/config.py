@@ -55,13 +55,16 @@ def load_or_create_secret_key(instance_path: str) -> str:
 
 
 def _local_hotlines() -> list[dict[str, str]]:
-    """Parse ``HOTLINE_NUMBERS`` as ``label|number;label|number``."""
-    raw = _env("HOTLINE_NUMBERS", "本市职工心理援助热线|12351") or ""
+    """Parse ``HOTLINE_NUMBERS`` as ``label|number[|hours];...``."""
+    raw = _env("HOTLINE_NUMBERS", "本市职工心理援助热线|12351|24小时") or ""
     lines = []
     for part in raw.split(";"):
-        if "|" in part:
-            label, number = part.split("|", 1)
-            lines.append({"label": label.strip(), "number": number.strip()})
+        fields = [f.strip() for f in part.split("|")]
+        if len(fields) >= 2 and fields[1]:
+            line = {"label": fields[0], "number": fields[1]}
+            if len(fields) > 2 and fields[2]:
+                line["hours"] = fields[2]
+            lines.append(line)
     return lines
 
 
@@ -148,6 +151,24 @@ class Config:
         "mild": _env_int("RESCREEN_DAYS_MILD", 28),
         "minimal": _env_int("RESCREEN_DAYS_MINIMAL", 90),
     }
+
+    # Booking
+    BOOKING_HOLD_MINUTES = _env_int("BOOKING_HOLD_MINUTES", 120)  # freed place held for waitlist
+    BOOKING_ICS_DOMAIN = _env("BOOKING_ICS_DOMAIN")  # domain in .ics UIDs; default request host
+
+    # Hotline (the 2021 hotline guideline: >= 2 seats, records kept >= 3 years)
+    HOTLINE_RETENTION_DAYS = _env_int("HOTLINE_RETENTION_DAYS", 1095)
+    HOTLINE_MIN_SEATS = _env_int("HOTLINE_MIN_SEATS", 2)
+    HOTLINE_SERVICE_HOURS = _env("HOTLINE_SERVICE_HOURS", "0-24")
+    HOTLINE_GAP_WARNING_HOURS = _env_int("HOTLINE_GAP_WARNING_HOURS", 72)
+    HOTLINE_ROSTER_WEEKS = _env_int("HOTLINE_ROSTER_WEEKS", 4)
+    HOTLINE_REPEAT_DAYS = _env_int("HOTLINE_REPEAT_DAYS", 30)
+    HOTLINE_FOLLOW_UP_HOURS = {
+        "critical": _env_int("HOTLINE_FOLLOW_UP_HOURS_CRITICAL", 4),
+        "high": _env_int("HOTLINE_FOLLOW_UP_HOURS_HIGH", 24),
+        "elevated": _env_int("HOTLINE_FOLLOW_UP_HOURS_ELEVATED", 72),
+    }
+    HOTLINE_WITHDRAW_HOURS = _env_int("HOTLINE_WITHDRAW_HOURS", 48)
 
     # Risk queue: minutes within which a flag of each level must be claimed.
     RISK_CLAIM_MINUTES = {

@@ -29,6 +29,7 @@ NAV: list[NavItem] = [
     NavItem("risk.supervision", _l("Risk supervision"), ("admin",)),
     NavItem("vouchers.list_batches", _l("Vouchers"), ("admin",)),
     NavItem("booking.manage_stations", _l("Stations"), ("admin",)),
+    NavItem("hotline.roster", _l("Hotline roster"), ("admin",)),
     NavItem("auth.list_users", _l("Users"), ("admin",)),
     NavItem("auth.org_units", _l("Organisations"), ("admin",)),
 ]

@@ -56,9 +56,11 @@ def register(app: Flask) -> None:
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
         # Personal and mental-health data must not sit in shared caches or the back button.
-        if request.endpoint != "static" and (
-            current_user.is_authenticated or request.path.startswith("/api/")
-        ):
+        try:
+            signed_in = current_user.is_authenticated
+        except Exception:  # noqa: BLE001 - database down: still send the page
+            signed_in = False
+        if request.endpoint != "static" and (signed_in or request.path.startswith("/api/")):
             response.headers["Cache-Control"] = "no-store"
             response.headers.add("Vary", "Cookie")
         return response
