@@ -144,6 +144,9 @@ class Config:
     INSTRUMENTS_EXTRA_DIR = _env("INSTRUMENTS_EXTRA_DIR")
 
     SMALL_CELL_K = _env_int("SMALL_CELL_K", 5)
+    REPORTS_CACHE_DIR = _env("REPORTS_CACHE_DIR")  # default: instance/report_cache
+    REPORTS_CHART_CACHE_FILES = _env_int("REPORTS_CHART_CACHE_FILES", 400)
+    REPORTS_DATA_CHECK_SECONDS = _env_int("REPORTS_DATA_CHECK_SECONDS", 30)
 
     # Re-screening: days until a member is reminded to take an instrument again.
     RESCREEN_DAYS = {

@@ -25,6 +25,7 @@ NAV: list[NavItem] = [
     NavItem("risk.queue", _l("Risk queue"), ("counselor",)),
     NavItem("booking.counselor_schedule", _l("My schedule"), ("counselor",)),
     NavItem("hotline.console", _l("Hotline console"), ("counselor",)),
+    NavItem("vouchers.station", _l("Check a voucher"), ("counselor",)),
     NavItem("reports.dashboard", _l("Reports"), ("admin",)),
     NavItem("risk.supervision", _l("Risk supervision"), ("admin",)),
     NavItem("vouchers.list_batches", _l("Vouchers"), ("admin",)),

@@ -1,0 +1,304 @@
+"""Keeping the monthly rollup exactly equal to ``assessment_responses``.
+
+A month of the rollup is rebuilt inside the database in one short transaction: delete the
+month's rows, then ``INSERT ... SELECT ... GROUP BY`` over the month's responses, keeping
+each person's latest result per instrument (a window function). The month's state row
+records how many responses went in and the highest id seen.
+
+Finding months to rebuild is cheap when nothing changed: one ``count(*), max(id)`` over the
+reported months compared with the state rows. New ids name their months directly; a
+difference that new ids do not explain (a member deleted their data, or a transaction that
+took an id early committed late) triggers a per-month comparison, and every month whose
+count or highest id differs is rebuilt. Only months that have ended are rolled up.
+
+Concurrency: on PostgreSQL a transaction-level advisory lock per month serialises rebuilds
+(the second one re-checks and usually finds nothing to do); on SQLite every write
+transaction takes the write lock at BEGIN (``wellness/sqlite.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, cast, delete, func, insert, literal, select, text
+
+from wellness.assessments.models import AssessmentResponse
+from wellness.database import utcnow
+from wellness.extensions import db
+from wellness.reports.models import AssessmentMonth, RollupMonth
+from wellness.reports.periods import month_end, month_of, month_start
+
+LOCK_NAMESPACE = 0x52505254  # "RPRT"
+
+responses = AssessmentResponse.__table__
+
+
+def dialect() -> str:
+    return db.engine.dialect.name
+
+
+def month_expr(column):
+    """The Beijing calendar month (yyyymm) of a UTC timestamp column, in SQL."""
+    if dialect() == "postgresql":
+        local = func.timezone("Asia/Shanghai", column)
+        return cast(func.to_char(local, "YYYYMM"), Integer)
+    return cast(func.strftime("%Y%m", column, "+8 hours"), Integer)
+
+
+def _lock(month: int) -> None:
+    if dialect() == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :month)"),
+            {"ns": LOCK_NAMESPACE, "month": month},
+        )
+
+
+def _live(month: int) -> tuple[int, int]:
+    row = db.session.execute(
+        select(func.count(), func.coalesce(func.max(responses.c.id), 0)).where(
+            responses.c.created_at >= month_start(month),
+            responses.c.created_at < month_end(month),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _id_sum(month: int, max_id: int | None = None) -> int:
+    where = [
+        responses.c.created_at >= month_start(month),
+        responses.c.created_at < month_end(month),
+    ]
+    if max_id is not None:
+        where.append(responses.c.id <= max_id)
+    return int(db.session.scalar(select(func.coalesce(func.sum(responses.c.id), 0)).where(*where)))
+
+
+def _aggregate(month: int, max_id: int):
+    """Each person's latest result per instrument in the month, grouped by unit and band."""
+    c = responses.c
+    person = (c.user_id, c.instrument)
+    ranked = (
+        select(
+            c.instrument,
+            func.coalesce(c.org_unit_id, 0).label("unit"),
+            c.band,
+            c.total,
+            func.row_number()
+            .over(partition_by=person, order_by=(c.created_at.desc(), c.id.desc()))
+            .label("rank"),
+            func.count().over(partition_by=person).label("taken"),
+        )
+        .where(
+            c.created_at >= month_start(month),
+            c.created_at < month_end(month),
+            c.id <= max_id,
+        )
+        .subquery("ranked")
+    )
+    return (
+        select(
+            literal(month, Integer),
+            ranked.c.instrument,
+            ranked.c.unit,
+            ranked.c.band,
+            func.count(),
+            func.sum(ranked.c.taken),
+            func.sum(ranked.c.total),
+        )
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.instrument, ranked.c.unit, ranked.c.band)
+    )
+
+
+def rebuild_month(month: int, *, force: bool = False) -> bool:
+    """Rebuild one month when its source changed (or always with ``force``). Commits.
+
+    Returns True when the month was rebuilt.
+    """
+    try:
+        _lock(month)
+        count, max_id = _live(month)
+        state = db.session.scalar(
+            select(RollupMonth)
+            .where(RollupMonth.month == month)
+            .execution_options(populate_existing=True)
+        )
+        if not force and state is not None and (state.source_rows, state.max_id) == (count, max_id):
+            db.session.commit()
+            return False
+        db.session.execute(delete(AssessmentMonth).where(AssessmentMonth.month == month))
+        if count:
+            db.session.execute(
+                insert(AssessmentMonth).from_select(
+                    [
+                        "month",
+                        "instrument",
+                        "org_unit_id",
+                        "band",
+                        "people",
+                        "assessments",
+                        "score_sum",
+                    ],
+                    _aggregate(month, max_id),
+                )
+            )
+        built = int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(AssessmentMonth.assessments), 0)).where(
+                    AssessmentMonth.month == month
+                )
+            )
+        )
+        id_sum = _id_sum(month, max_id)
+        if state is None and count:
+            db.session.add(
+                RollupMonth(month=month, source_rows=built, max_id=max_id, id_sum=id_sum)
+            )
+        elif state is not None and not count:
+            db.session.delete(state)
+        elif state is not None:
+            state.source_rows, state.max_id, state.id_sum = built, max_id, id_sum
+            state.built_at = utcnow()
+        db.session.commit()
+        return True
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _stored(horizon_month: int) -> tuple[int, int]:
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(RollupMonth.source_rows), 0),
+            func.coalesce(func.max(RollupMonth.max_id), 0),
+        ).where(RollupMonth.month < horizon_month)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _live_total(horizon: datetime) -> tuple[int, int]:
+    row = db.session.execute(
+        select(func.count(), func.coalesce(func.max(responses.c.id), 0)).where(
+            responses.c.created_at < horizon
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def ensure_fresh(now: datetime | None = None) -> list[int]:
+    """Bring every ended month of the rollup in line with the responses; return the months
+    rebuilt (usually none: one aggregate query)."""
+    now = now or utcnow()
+    current = month_of(now)
+    horizon = month_start(current)
+    live = _live_total(horizon)
+    stored = _stored(current)
+    db.session.commit()  # end the read transaction (SQLite holds the write lock in it)
+    if live == stored:
+        return []
+    rebuilt: list[int] = []
+    new_months = db.session.scalars(
+        select(month_expr(responses.c.created_at))
+        .where(responses.c.id > stored[1], responses.c.created_at < horizon)
+        .distinct()
+    ).all()
+    db.session.commit()
+    for month in sorted(new_months):
+        if rebuild_month(month):
+            rebuilt.append(month)
+    if _live_total(horizon) == _stored(current):
+        db.session.commit()
+        return rebuilt
+    per_month = {
+        int(m): (int(n), int(top))
+        for m, n, top in db.session.execute(
+            select(
+                month_expr(responses.c.created_at).label("m"),
+                func.count(),
+                func.max(responses.c.id),
+            )
+            .where(responses.c.created_at < horizon)
+            .group_by("m")
+        )
+    }
+    states = {
+        s.month: (s.source_rows, s.max_id)
+        for s in db.session.scalars(select(RollupMonth).where(RollupMonth.month < current))
+    }
+    db.session.commit()
+    for month in sorted(set(per_month) | set(states)):
+        if per_month.get(month) != states.get(month) and rebuild_month(month):
+            rebuilt.append(month)
+    return sorted(set(rebuilt))
+
+
+def verify(now: datetime | None = None) -> list[int]:
+    """The thorough check (the scheduler's sweep, off the request path): every ended
+    month's count, highest id and sum of ids against its state; rebuild the ones that
+    differ. Catches what the cheap check cannot: a row deleted and another committed late
+    into the same month, leaving count and highest id unchanged."""
+    now = now or utcnow()
+    rebuilt = ensure_fresh(now)
+    current = month_of(now)
+    live = {
+        int(m): (int(n), int(top), int(total))
+        for m, n, top, total in db.session.execute(
+            select(
+                month_expr(responses.c.created_at).label("m"),
+                func.count(),
+                func.max(responses.c.id),
+                func.sum(responses.c.id),
+            )
+            .where(responses.c.created_at < month_start(current))
+            .group_by("m")
+        )
+    }
+    states = {
+        s.month: (s.source_rows, s.max_id, s.id_sum)
+        for s in db.session.scalars(select(RollupMonth).where(RollupMonth.month < current))
+    }
+    db.session.commit()
+    for month in sorted(set(live) | set(states)):
+        if live.get(month) != states.get(month) and rebuild_month(month, force=True):
+            rebuilt.append(month)
+    return sorted(set(rebuilt))
+
+
+def rebuild_all(now: datetime | None = None) -> int:
+    """Rebuild every ended month from scratch (after a bulk load). Returns months built."""
+    now = now or utcnow()
+    current = month_of(now)
+    months = db.session.scalars(
+        select(month_expr(responses.c.created_at).label("m"))
+        .where(responses.c.created_at < month_start(current))
+        .distinct()
+    ).all()
+    stale = db.session.scalars(select(RollupMonth.month)).all()
+    db.session.commit()
+    for month in sorted(set(int(m) for m in months) | set(stale)):
+        rebuild_month(month, force=True)
+    return len(months)
+
+
+def data_version(now: datetime | None = None) -> tuple[int, int, int, int]:
+    """What the rollup was built from: (responses, highest id, months, sum of ids). Changes
+    whenever a reported month changes; part of every cache key of the assessment sections."""
+    now = now or utcnow()
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(RollupMonth.source_rows), 0),
+            func.coalesce(func.max(RollupMonth.max_id), 0),
+            func.count(RollupMonth.month),
+            func.coalesce(func.sum(RollupMonth.id_sum), 0),
+        ).where(RollupMonth.month < month_of(now))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def month_states(first: int, last: int) -> dict[int, tuple[int, int]]:
+    return {
+        s.month: (s.source_rows, s.max_id)
+        for s in db.session.scalars(
+            select(RollupMonth).where(RollupMonth.month >= first, RollupMonth.month <= last)
+        )
+    }
