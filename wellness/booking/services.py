@@ -2018,24 +2018,38 @@ def _announce_booking(
     service = service or db.session.get(Service, appointment.service_id)
     station = station or db.session.get(Station, appointment.station_id)
     assert service is not None and station is not None
-    locale = _locale_of(user)
-    with force_locale(locale):
-        subject = (
-            str(_l("Your appointment has been moved"))
-            if rescheduled
-            else str(_l("Your appointment is booked"))
-        )
-        body = (
-            _summary(appointment, service, station, locale)
-            + "\n"
-            + policy_text(service, station, appointment)
-        )
+    subject = (
+        _l("Your appointment has been moved") if rescheduled else _l("Your appointment is booked")
+    )
+    _tell_member(user, appointment, service, station, subject=subject, key="booked", now=now)
+
+
+def _tell_member(
+    user: User,
+    appointment: Appointment,
+    service: Service,
+    station: Station,
+    *,
+    subject,
+    key: str,
+    now: datetime,
+    policy: bool = True,
+    extra=None,
+) -> None:
+    """Queue one message about an appointment in the member's language (once per ``key``)."""
+    with force_locale(_locale_of(user)):
+        body = _summary(appointment, service, station, _locale_of(user))
+        if policy:
+            body += "\n" + policy_text(service, station, appointment)
+        if extra:
+            body += "\n" + str(extra)
+        title = str(subject)
     notify.queue(
         user,
-        subject,
+        title,
         body,
         link=appointment_link(appointment.id),
-        dedupe_key=f"booking:{appointment.id}:booked",
+        dedupe_key=f"booking:{appointment.id}:{key}",
         now=now,
     )
 
@@ -2048,23 +2062,26 @@ def _announce_cancel(
     now: datetime,
     by_staff: bool,
 ) -> None:
-    locale = _locale_of(user)
-    with force_locale(locale):
-        subject = (
-            str(_l("The station has cancelled your appointment"))
-            if by_staff
-            else str(_l("Your appointment is cancelled"))
-        )
-        body = _summary(appointment, service, station, locale)
-        if by_staff and appointment.cancel_reason:
-            body += "\n" + str(_l("Reason: %(reason)s", reason=appointment.cancel_reason))
-    notify.queue(
+    subject = (
+        _l("The station has cancelled your appointment")
+        if by_staff
+        else _l("Your appointment is cancelled")
+    )
+    extra = (
+        _l("Reason: %(reason)s", reason=appointment.cancel_reason)
+        if by_staff and appointment.cancel_reason
+        else None
+    )
+    _tell_member(
         user,
-        subject,
-        body,
-        link=appointment_link(appointment.id),
-        dedupe_key=f"booking:{appointment.id}:cancelled",
+        appointment,
+        service,
+        station,
+        subject=subject,
+        key="cancelled",
         now=now,
+        policy=False,
+        extra=extra,
     )
 
 
@@ -2178,25 +2195,13 @@ def _queue_reminder(appointment: Appointment, label: str, now: datetime) -> None
     station = db.session.get(Station, appointment.station_id)
     if user is None or service is None or station is None:
         return
-    locale = _locale_of(user)
-    with force_locale(locale):
-        subject = (
-            str(_l("Reminder: your appointment is tomorrow"))
-            if label == "24h"
-            else str(_l("Reminder: your appointment starts in 2 hours"))
-        )
-        body = (
-            _summary(appointment, service, station, locale)
-            + "\n"
-            + policy_text(service, station, appointment)
-        )
-    notify.queue(
-        user,
-        subject,
-        body,
-        link=appointment_link(appointment.id),
-        dedupe_key=f"booking:{appointment.id}:reminder:{label}",
-        now=now,
+    subject = (
+        _l("Reminder: your appointment is tomorrow")
+        if label == "24h"
+        else _l("Reminder: your appointment starts in 2 hours")
+    )
+    _tell_member(
+        user, appointment, service, station, subject=subject, key=f"reminder:{label}", now=now
     )
 
 
