@@ -59,7 +59,7 @@ def test_unclaimed_case_shows_no_personal_data(client, make_user, make_flag, log
     flag_id = make_flag()
     login_as(make_user("counselor"))
     page = client.get(f"/risk/flags/{flag_id}").get_data(as_text=True)
-    assert "求助者" not in page and "Claim" in page or "认领" in page
+    assert "求助者" not in page and ("Claim" in page or "认领" in page)
 
 
 def test_resolve_without_outcome_is_a_field_error(app, client, make_user, make_flag, login_as):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,12 +38,3 @@ class AssessmentResponse(Base):
     rescreen_due_at: Mapped[datetime | None]
     rescreen_reminded_at: Mapped[datetime | None]
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "instrument": self.instrument,
-            "total": self.total,
-            "band": self.band,
-            "created_at": self.created_at,
-        }

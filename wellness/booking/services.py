@@ -2251,6 +2251,25 @@ class AgendaItem:
     room: Room | None
 
 
+def _counselor_appointments(counselor_id: int, start: datetime, end: datetime):
+    """One-to-one appointments of a counsellor starting in [start, end), with the client's
+    name, service, station and room (one query, no per-row lookups)."""
+    client = aliased(User)
+    return (
+        select(Appointment, client.name, Service, Station, Room)
+        .join(client, client.id == Appointment.user_id)
+        .join(Service, Service.id == Appointment.service_id)
+        .join(Station, Station.id == Appointment.station_id)
+        .outerjoin(Room, Room.id == Appointment.room_id)
+        .where(
+            Appointment.counselor_id == counselor_id,
+            Appointment.group_session_id.is_(None),
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+    )
+
+
 @_audited_read
 def counselor_agenda(
     counselor: User, first_day: date, days: int = 1, actor: User | None = None
@@ -2259,18 +2278,8 @@ def counselor_agenda(
     stations. Reading it is audited (it names clients)."""
     start = sl.local_day_span(first_day).start
     end = sl.local_day_span(first_day + timedelta(days=days - 1)).end
-    client = aliased(User)
     rows = db.session.execute(
-        select(Appointment, client.name, Service, Station, Room)
-        .join(client, client.id == Appointment.user_id)
-        .join(Service, Service.id == Appointment.service_id)
-        .join(Station, Station.id == Appointment.station_id)
-        .outerjoin(Room, Room.id == Appointment.room_id)
-        .where(
-            Appointment.counselor_id == counselor.id,
-            Appointment.group_session_id.is_(None),
-            Appointment.starts_at >= start,
-            Appointment.starts_at < end,
+        _counselor_appointments(counselor.id, start, end).where(
             Appointment.status.in_(
                 [
                     AppointmentStatus.BOOKED.value,
@@ -2536,18 +2545,9 @@ def feed_items(counselor: User, now: datetime, days_back: int = 14, days_ahead: 
     remove them) and group sessions in a window around today."""
     start = now - timedelta(days=days_back)
     end = now + timedelta(days=days_ahead)
-    client = aliased(User)
     appointments = db.session.execute(
-        select(Appointment, client.name, Service, Station, Room)
-        .join(client, client.id == Appointment.user_id)
-        .join(Service, Service.id == Appointment.service_id)
-        .join(Station, Station.id == Appointment.station_id)
-        .outerjoin(Room, Room.id == Appointment.room_id)
+        _counselor_appointments(counselor.id, start, end)
         .where(
-            Appointment.counselor_id == counselor.id,
-            Appointment.group_session_id.is_(None),
-            Appointment.starts_at >= start,
-            Appointment.starts_at < end,
             Appointment.status != AppointmentStatus.EXPIRED.value,
         )
         .order_by(Appointment.starts_at, Appointment.id)

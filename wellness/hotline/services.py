@@ -686,6 +686,20 @@ def assign(actor, shift_id: int, counselor_id: int, now: datetime | None = None)
     return _assign(actor_id, counselor_id, shift_id, now or utcnow())
 
 
+def _end_assignment(assignment_id: int, status: AssignmentStatus, now: datetime) -> bool:
+    """End an active assignment (withdrawn or swapped); False when it had already ended."""
+    return bool(
+        db.session.execute(
+            update(ShiftAssignment)
+            .where(
+                ShiftAssignment.id == assignment_id,
+                ShiftAssignment.status == AssignmentStatus.ACTIVE.value,
+            )
+            .values(status=status.value, ended_at=now)
+        ).rowcount
+    )
+
+
 def withdraw(actor, assignment_id: int, now: datetime | None = None) -> ShiftAssignment:
     """A counsellor leaves a shift (with notice), or an admin removes someone."""
     now = now or utcnow()
@@ -710,15 +724,7 @@ def withdraw(actor, assignment_id: int, now: datetime | None = None) -> ShiftAss
             ),
             shift="too_late",
         )
-    ended = db.session.execute(
-        update(ShiftAssignment)
-        .where(
-            ShiftAssignment.id == assignment.id,
-            ShiftAssignment.status == AssignmentStatus.ACTIVE.value,
-        )
-        .values(status=AssignmentStatus.WITHDRAWN.value, ended_at=now)
-    ).rowcount
-    if not ended:
+    if not _end_assignment(assignment.id, AssignmentStatus.WITHDRAWN, now):
         raise Conflict(str(_l("This assignment has already ended.")))
     db.session.execute(
         update(Shift).where(Shift.id == shift.id, Shift.filled > 0).values(filled=Shift.filled - 1)
@@ -861,15 +867,7 @@ def act_on_swap(actor, swap_id: int, decision: str, now: datetime | None = None)
             raise _invalid(_l("This shift has already started."), decision="started")
         _check_no_overlap(swap.to_id, shift, "decision")
     if decision == "approve":
-        handed = db.session.execute(
-            update(ShiftAssignment)
-            .where(
-                ShiftAssignment.id == swap.assignment_id,
-                ShiftAssignment.status == AssignmentStatus.ACTIVE.value,
-            )
-            .values(status=AssignmentStatus.SWAPPED.value, ended_at=now)
-        ).rowcount
-        if not handed:
+        if not _end_assignment(swap.assignment_id, AssignmentStatus.SWAPPED, now):
             raise Conflict(str(_l("The original assignment has ended.")))
         db.session.add(
             ShiftAssignment(

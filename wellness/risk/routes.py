@@ -52,6 +52,7 @@ def queue():
         level=level, mine=request.args.get("mine") == "1", org_unit_id=org_unit_id
     )
     flags = services.queue(me(), filters)
+    follow_ups = services.follow_ups_due(me())
     people = services.people_by_id(f.person_id for f in flags)
     holders = services.people_by_id(f.claimed_by_id for f in flags if f.claimed_by_id)
     return render_template(
@@ -60,14 +61,12 @@ def queue():
         people=people,
         holders=holders,
         filters=filters,
-        follow_ups=services.follow_ups_due(me()),
+        follow_ups=follow_ups,
         now=utcnow(),
         form=ActionForm(),
         units=auth_services.org_unit_tree(),
         done_form=FollowUpDoneForm(),
-        follow_up_people=services.people_by_id(
-            fu.person_id for fu in services.follow_ups_due(me())
-        ),
+        follow_up_people=services.people_by_id(fu.person_id for fu in follow_ups),
     )
 
 
