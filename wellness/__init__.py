@@ -90,9 +90,10 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from wellness import security
+    from wellness import security, transactions
 
     security.register(app)
+    transactions.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -38,12 +38,14 @@ NAV: list[NavItem] = [
 
 def nav_items() -> list[NavItem]:
     try:
-        if not current_user.is_authenticated:
+        user = current_user._get_current_object()  # once, not through the proxy per item
+        if not user.is_authenticated:
             return []
     except Exception:  # noqa: BLE001 - the database may be down on an error page
         return []
     views = current_app.view_functions
-    return [item for item in NAV if current_user.role in item.roles and item.endpoint in views]
+    role = user.role
+    return [item for item in NAV if role in item.roles and item.endpoint in views]
 
 
 def register(app: Flask) -> None:

@@ -1,24 +1,52 @@
 """SQLite pragmas for the embedded default: WAL, foreign keys, a busy timeout, and
-transactions that take the write lock up front.
+transactions that take the write lock up front unless the request only reads.
 
 Why BEGIN IMMEDIATE: a request reads before it writes (at least the signed-in user). In WAL
 mode a deferred transaction whose snapshot is older than another writer's commit cannot
 upgrade to a write lock and fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT;
 the busy timeout does not apply). Taking the write lock at BEGIN makes concurrent writers
 queue on the busy timeout instead, so conditional UPDATEs behave as they do on PostgreSQL.
-SQLite has one writer at a time anyway; transactions here are short."""
+SQLite has one writer at a time anyway; transactions here are short.
+
+Why plain (deferred) BEGIN for read-only requests (``wellness/transactions.py``): a
+transaction that never writes never needs the upgrade, and in WAL mode it takes no lock at
+all, so page views no longer queue behind each other and behind writers. To keep the
+upgrade from ever being attempted, a write statement inside such a transaction is refused
+(``WriteInReadOnlyTransaction``) when the app is testing or ``SQLITE_STRICT_READS`` is
+set, and logged as an error otherwise; the fix is to declare the view ``@writes``.
+Requests that are not dispatched GETs, the CLI and jobs keep BEGIN IMMEDIATE."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Flask
 from sqlalchemy import event
 
+from wellness.transactions import is_read_only_request
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = "wellness_read_only"  # key in the DBAPI connection's info while a transaction runs
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class WriteInReadOnlyTransaction(RuntimeError):
+    """A write in a transaction begun deferred for a read-only (GET) request."""
+
+
+def is_write(statement: str) -> bool:
+    return statement.lstrip()[:7].upper().startswith(_WRITES)
+
 
 def configure_sqlite(app: Flask, db) -> None:
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite"):
         return
     with app.app_context():
         engine = db.engine
+    in_memory = uri in ("sqlite://", "sqlite:///:memory:")
+    strict = bool(app.testing or app.config.get("SQLITE_STRICT_READS"))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -27,13 +55,29 @@ def configure_sqlite(app: Flask, db) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
-        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+        if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    immediate = app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:")
-
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        read_only = is_read_only_request()
+        conn.info[READ_ONLY] = read_only
+        conn.exec_driver_sql("BEGIN" if read_only or in_memory else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn) -> None:
+        conn.info[READ_ONLY] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _guard(conn, _cursor, statement, _params, _context, _executemany) -> None:
+        if conn.info.get(READ_ONLY) and is_write(statement):
+            message = (
+                "write statement in a read-only (GET) request's transaction; declare the "
+                "view with wellness.transactions.writes: " + statement[:80]
+            )
+            if strict:
+                raise WriteInReadOnlyTransaction(message)
+            log.error(message)

@@ -247,7 +247,6 @@ def list_slots(query: SlotsQuery):
     """Open times for a service at a station on a date (Beijing), with remaining capacity.
     Group sessions are listed with `remaining` 0 when full (join their waitlist)."""
     found = services.search_slots(query.station, query.service, query.date)
-    services.finish_reading()
     items, meta = _page(found.slots, query)
     return SlotList(
         items=[

@@ -38,6 +38,7 @@ from wellness.auth.models import Role
 from wellness.errors import WellnessError
 from wellness.extensions import limiter
 from wellness.forms import apply_field_errors, safe_next
+from wellness.transactions import writes
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -211,6 +212,7 @@ def my_data():
 
 @bp.route("/my-data/export.json")
 @role_required(Role.WORKER.value)
+@writes  # audited read
 def export_my_data():
     data = privacy.export_all(current_user._get_current_object())
     return Response(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wellness import audit
@@ -383,17 +383,26 @@ def issue_api_token(
     return token, row
 
 
+# The whole token check in one statement (it runs on every API request): a live token of
+# an active user whose session version has not moved on since the token was issued.
+_USER_FOR_TOKEN = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+        ApiToken.session_version == User.session_version,
+        User.active.is_(True),
+    )
+)
+
+
 def user_for_api_token(token: str, now: datetime | None = None) -> User | None:
     if not token or len(token) > 200:
         return None
-    now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active or user.session_version != row.session_version:
-        return None
-    return user
+    params = {"digest": _token_digest(token), "now": now or utcnow()}
+    return db.session.scalar(_USER_FOR_TOKEN, params)
 
 
 def revoke_api_token(token: str, now: datetime | None = None) -> bool:

@@ -21,7 +21,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -54,6 +53,8 @@ from wellness.booking.forms import (
 from wellness.database import utcnow
 from wellness.errors import InvalidInput, NotFound, WellnessError
 from wellness.forms import ActionForm, apply_field_errors, safe_next
+from wellness.i18n import format_time_cached
+from wellness.transactions import writes
 
 bp = Blueprint("booking", __name__, url_prefix="/booking")
 
@@ -155,12 +156,11 @@ def slots(station_id: int):
         else:
             others.append(slot)
     # Format each distinct time once, and build the booking link once.
-    times = {s.starts_at: format_time(s.starts_at, "short") for s in result.slots}
+    times = {s.starts_at: format_time_cached(s.starts_at) for s in result.slots}
     waitlist_form = None
     if not result.slots:
         waitlist_form = WaitlistForm(station_id=station_id, service=code, day=day.isoformat())
     policy = services.policy_text(result.service, result.station)
-    services.finish_reading()
     return render_template(
         "booking/slots.html",
         result=result,
@@ -430,6 +430,7 @@ def group_session(session_id: int):
 
 @bp.route("/schedule")
 @role_required(COUNSELOR)
+@writes  # audited read
 def counselor_schedule():
     me = _me()
     view = request.args.get("view") if request.args.get("view") in ("day", "week") else "day"
@@ -459,6 +460,7 @@ def _staff_back(default: str) -> str:
 
 @bp.route("/schedule/appointments/<int:appointment_id>")
 @role_required(COUNSELOR, ADMIN)
+@writes  # audited read
 def schedule_appointment(appointment_id: int):
     me = _me()
     view = services.staff_appointment(me, appointment_id)
@@ -534,6 +536,7 @@ def staff_cancel(appointment_id: int):
 
 @bp.route("/schedule/appointments/<int:appointment_id>/follow-up", methods=["GET", "POST"])
 @role_required(COUNSELOR)
+@writes  # audited read
 def follow_up(appointment_id: int):
     """Book the client's next session in one of the counsellor's own slots."""
     now = utcnow()
@@ -591,6 +594,7 @@ def follow_up(appointment_id: int):
 
 @bp.route("/schedule/group-sessions/<int:session_id>")
 @role_required(COUNSELOR, ADMIN)
+@writes  # audited read
 def group_roster(session_id: int):
     session, members = services.group_roster(_me(), session_id)
     return render_template(

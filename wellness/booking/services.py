@@ -91,9 +91,10 @@ SLOT_ID_MAX = 60
 def _write() -> Iterator[None]:
     """One use case: commit once at the end, or roll back everything on any error.
 
-    On SQLite every transaction begins IMMEDIATE (``wellness/sqlite.py``), so a use case
-    that reads before it writes queues for the write lock instead of failing; on
-    PostgreSQL unique indexes and row locks serialise the writers.
+    On SQLite a request that may write begins its transaction IMMEDIATE
+    (``wellness/sqlite.py``), so a use case that reads before it writes queues for the write
+    lock instead of failing; a GET that writes declares it (``wellness.transactions.writes``).
+    On PostgreSQL unique indexes and row locks serialise the writers.
     """
     try:
         yield
@@ -103,24 +104,9 @@ def _write() -> Iterator[None]:
     db.session.commit()
 
 
-def finish_reading() -> None:
-    """End a read-only request's transaction before the page is rendered, keeping what
-    was loaded usable (detached, not expired).
-
-    On SQLite every transaction begins IMMEDIATE and so holds the database's write lock
-    (``wellness/sqlite.py``); a page that renders its template inside the transaction makes
-    the other workers wait for the lock meanwhile. Nothing pending is ever thrown away:
-    with unflushed changes this does nothing.
-    """
-    session = db.session
-    if session.new or session.dirty or session.deleted:
-        return
-    session.expunge_all()
-    session.rollback()
-
-
 def _audited_read(view: Callable[..., T]) -> Callable[..., T]:
-    """A staff read of someone's record: the reads and their audit row in one transaction."""
+    """A staff read of someone's record: the reads and their audit row in one transaction.
+    A GET view that calls one is declared ``@writes`` (``wellness/transactions.py``)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> T:

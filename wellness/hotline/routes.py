@@ -26,6 +26,7 @@ from wellness.extensions import db
 from wellness.forms import ActionForm, apply_field_errors
 from wellness.hotline import forms, services
 from wellness.hotline.roster import BEIJING, mask_days
+from wellness.transactions import writes
 
 bp = Blueprint("hotline", __name__, url_prefix="/hotline")
 
@@ -198,6 +199,7 @@ def console():
 
 @bp.route("/calls/<int:call_id>")
 @role_required(COUNSELOR)
+@writes  # audited read
 def view_call(call_id: int):
     call = services.view_call(_me(), call_id)
     return render_template(
@@ -214,6 +216,7 @@ def view_call(call_id: int):
 
 @bp.route("/crises/<int:crisis_id>", methods=["GET", "POST"])
 @role_required(COUNSELOR)
+@writes  # audited read
 def crisis(crisis_id: int):
     me = _me()
     now = utcnow()

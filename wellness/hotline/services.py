@@ -6,8 +6,8 @@ counsellor's roster changes and call logging first touch that counsellor's row i
 ``hotline_counselor_locks`` (a row lock on PostgreSQL, held to commit), so the overlap check
 that follows reads committed data and two requests cannot both pass it. State changes are
 compare-and-swap UPDATEs; sweeps claim rows with unique constraints or conditional UPDATEs.
-On SQLite every transaction starts with BEGIN IMMEDIATE (wellness/sqlite.py), which
-serialises writers the same way.
+On SQLite every transaction that may write starts with BEGIN IMMEDIATE (wellness/sqlite.py),
+which serialises writers the same way.
 """
 
 from __future__ import annotations

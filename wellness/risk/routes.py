@@ -22,6 +22,7 @@ from wellness.risk.forms import (
     SafetyPlanForm,
 )
 from wellness.risk.models import FlagLevel, FlagStatus
+from wellness.transactions import writes
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
 
@@ -86,6 +87,7 @@ def claim(flag_id: int):
 
 @bp.route("/flags/<int:flag_id>")
 @role_required("counselor")
+@writes  # audited read
 def view_flag(flag_id: int):
     flag = services.get_flag(flag_id)
     if flag.status == FlagStatus.OPEN.value:

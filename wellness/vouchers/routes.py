@@ -25,6 +25,7 @@ from wellness.auth import services as auth_services
 from wellness.auth.decorators import role_required
 from wellness.errors import InvalidInput, WellnessError
 from wellness.forms import ActionForm, apply_field_errors
+from wellness.transactions import writes
 from wellness.vouchers import services
 from wellness.vouchers.codes import CodeError, display, normalise
 from wellness.vouchers.forms import (
@@ -146,6 +147,7 @@ def _consume_form(view, form: ConsumeForm | None = None) -> ConsumeForm:
 
 @bp.route("/station")
 @role_required("counselor", "admin")
+@writes  # audited read
 def station():
     form = StationLookupForm(formdata=request.args if request.args else None)
     view = None
