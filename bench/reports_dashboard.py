@@ -79,7 +79,7 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
 
     from wellness.auth.models import User
     from wellness.extensions import db
-    from wellness.reports import cache, periods, rollup, seed, services
+    from wellness.reports import cache, periods, risk_rollup, rollup, seed, services
 
     cache_dir = tempfile.mkdtemp(prefix="report-cache-")
     app = make_app(uri, cache_dir)
@@ -100,6 +100,7 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
         db.session.commit()
         session_id = admin.get_id()
         out["rollup_full_build_s"] = round(timed(lambda: rollup.rebuild_all()), 2)
+        out["risk_rollup_full_build_s"] = round(timed(lambda: risk_rollup.rebuild_all()), 2)
         out["rollup_rows"] = db.session.execute(
             text("SELECT count(*) FROM report_assessment_months")
         ).scalar()
@@ -157,12 +158,18 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
             with app.test_request_context(headers=headers):
                 services.dashboard(f)
 
-    def assessments_uncached():
-        with app.app_context():
-            cache.clear_all()
-            f = services.build_filters(start=range_args["from"], end=range_args["to"])
-            with app.test_request_context(headers=headers):
-                services.dashboard(f, sections=("assessments",))
+    def section_uncached(name: str):
+        def measure():
+            with app.app_context():
+                cache.clear_all()
+                f = services.build_filters(start=range_args["from"], end=range_args["to"])
+                with app.test_request_context(headers=headers):
+                    services.dashboard(f, sections=(name,))
+
+        return measure
+
+    assessments_uncached = section_uncached("assessments")
+    risk_uncached = section_uncached("risk")
 
     def page_uncached():
         with app.app_context():
@@ -187,12 +194,14 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
     def freshness_check():
         with app.app_context():
             rollup.ensure_fresh()
+            risk_rollup.ensure_fresh()
 
     samples: dict[str, list[float]] = {
         k: []
         for k in (
             "raw_group_by",
             "assessments_uncached",
+            "risk_uncached",
             "dashboard_uncached",
             "page_uncached",
             "page_cached",
@@ -207,6 +216,7 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
     for _round in range(rounds):
         samples["raw_group_by"].append(timed(raw))
         samples["assessments_uncached"].append(timed(assessments_uncached))
+        samples["risk_uncached"].append(timed(risk_uncached))
         samples["dashboard_uncached"].append(timed(uncached))
         samples["page_uncached"].append(timed(page_uncached))
         samples["page_cached"].append(timed(page_cached))
@@ -224,7 +234,7 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
 
     # late rows in a past month: folded in by the next request
     with app.app_context():
-        from sqlalchemy import insert, select
+        from sqlalchemy import insert, select, update
 
         from wellness.assessments.models import AssessmentResponse
 
@@ -242,6 +252,23 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
         db.session.execute(insert(AssessmentResponse.__table__), late)
         db.session.commit()
         out["fold_in_1000_late_rows_s"] = round(timed(lambda: rollup.ensure_fresh()), 3)
+
+    # 1,000 flags of past months claimed late (their months are rebuilt by the next request)
+    with app.app_context():
+        from wellness.database import utcnow
+        from wellness.risk.models import RiskFlag
+
+        ids = db.session.scalars(
+            select(RiskFlag.id)
+            .where(RiskFlag.created_at < periods.month_start(last))
+            .order_by(RiskFlag.id)
+            .limit(1000)
+        ).all()
+        db.session.execute(
+            update(RiskFlag).where(RiskFlag.id.in_(ids)).values(escalated_at=utcnow())
+        )
+        db.session.commit()
+        out["fold_in_1000_changed_flags_s"] = round(timed(lambda: risk_rollup.ensure_fresh()), 3)
 
     # memory: 200 requests with varying filters, charts included
     with app.app_context():
@@ -301,7 +328,12 @@ def table(results: list[dict], args) -> str:
             "ms",
         ),
         (
-            "dashboard data, uncached, every section (incl. risk flags)",
+            "dashboard, risk section, uncached (rollup fresh, medians from the flags' index)",
+            "risk_uncached_ms",
+            "ms",
+        ),
+        (
+            "dashboard data, uncached, every section",
             "dashboard_uncached_ms",
             "ms",
         ),
@@ -309,9 +341,11 @@ def table(results: list[dict], args) -> str:
         ("dashboard page, cached (HTTP GET, HTML)", "page_cached_ms", "ms"),
         ("chart PNG, uncached (stacked bands, 24 months)", "chart_uncached_ms", "ms"),
         ("chart PNG, cached", "chart_cached_ms", "ms"),
-        ("rollup freshness check (nothing new)", "freshness_check_ms", "ms"),
+        ("both rollups' freshness check (nothing new)", "freshness_check_ms", "ms"),
         ("rollup: fold in 1,000 late rows of a past month", "fold_in_1000_late_rows_s", "s"),
+        ("risk rollup: fold in 1,000 changed flags", "fold_in_1000_changed_flags_s", "s"),
         ("rollup: full build, 24 months", "rollup_full_build_s", "s"),
+        ("risk rollup: full build, 24 months", "risk_rollup_full_build_s", "s"),
         ("rollup rows (month x questionnaire x unit x band)", "rollup_rows", ""),
         ("RSS before 200 varied requests", "rss_before_mb", "MB"),
         ("RSS after 100", "rss_after_100_mb", "MB"),
@@ -339,13 +373,17 @@ def notes(results: list[dict]) -> list[str]:
             f"{r['rss_after_100_mb']} -> {r['rss_after_200_mb']} MB over 200 varied requests "
             "(every cache is bounded)."
         )
-    lines += [
-        "- Not at the target yet: the whole dashboard uncached, which adds the risk-flag "
-        "section computed from the flags table itself (two GROUP BY passes and the "
-        "claim/resolve minute histograms over every flag, no index on "
-        "``risk_flags.created_at``). A monthly risk rollup like the assessment one would "
-        "remove it; until then it is cached per filter set and data version like the rest.",
-    ]
+    for r in results:
+        whole = r["dashboard_uncached_ms"] / r["raw_group_by_ms"]
+        verdict = "meets" if whole <= 1 else "does NOT meet"
+        lines.append(
+            f"- {r['database']}: the whole dashboard uncached (every section, risk flags "
+            f"included) takes {r['dashboard_uncached_ms']} ms = {whole:.2f} of the raw GROUP "
+            f"BY ({r['raw_group_by_ms']} ms): it {verdict} the target (no slower than the "
+            f"best raw GROUP BY). The risk section alone: {r['risk_uncached_ms']} ms, most of "
+            "it the exact median minutes to claim and to resolve, counted per whole minute "
+            "over the flags' covering index."
+        )
     return lines
 
 

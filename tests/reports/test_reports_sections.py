@@ -164,11 +164,57 @@ def test_risk_flags_by_level_with_claim_times(app, org, k2):
         assert rows["high"]["flags"] == 0
 
 
-def test_median_of_counted_minutes():
-    assert services._median({10.0: 1, 20.0: 1, 30.0: 1}) == 20
-    assert services._median({10.0: 2, 30.0: 2}) == 20
-    assert services._median({5.0: 7}) == 5
-    assert services._median({}) == ""
+def test_medians_found_by_the_database_match_python(app, org):
+    """Odd and even counts, ties, several levels, a unit filter: the SQL running-count
+    median equals statistics.median over the same whole minutes."""
+    import random
+    import statistics
+
+    from wellness.reports import medians
+    from wellness.risk.models import RiskFlag
+
+    rng = random.Random(7)
+    raised = in_month(202610, 4)
+    with app.app_context():
+        people = make_workers(org["a1"], 23) + make_workers(org["b1"], 8)
+        minutes: dict[tuple, list[int]] = {}
+        for i, person in enumerate(people):
+            level = ("critical", "high", "elevated")[i % 3]
+            unit = org["a1"] if i < 23 else org["b1"]
+            claim = rng.choice([5, 5, 12, 30, 47, 90, 600, 1441])
+            resolve = None if i % 4 == 0 else claim + rng.randrange(60, 5000)
+            db.session.add(
+                RiskFlag(
+                    person_id=person,
+                    org_unit_id=unit,
+                    source="manual",
+                    level=level,
+                    rule="t",
+                    status="claimed" if resolve is None else "resolved",
+                    created_at=raised,
+                    last_triggered_at=raised,
+                    due_at=raised + timedelta(hours=1),
+                    claimed_at=raised + timedelta(minutes=claim),
+                    resolved_at=None if resolve is None else raised + timedelta(minutes=resolve),
+                )
+            )
+            for key in (level, "total"):
+                minutes.setdefault(("claim", key, unit), []).append(claim)
+                if resolve is not None:
+                    minutes.setdefault(("resolve", key, unit), []).append(resolve)
+        db.session.commit()
+
+        def python(kind, level, units):
+            values = [v for u in units for v in minutes.get((kind, level, u), [])]
+            return round(statistics.median(values)) if values else ""
+
+        for units in (None, [org["a1"]], [org["b1"]], [org["a2"]]):
+            found = medians.median_minutes(units, 202610, 202610)
+            wanted = units if units is not None else [org["a1"], org["b1"]]
+            for kind in ("claim", "resolve"):
+                for level in ("critical", "high", "elevated", "total"):
+                    assert found[kind][level] == python(kind, level, wanted), (kind, level, units)
+        assert medians.median_minutes([org["a2"]], 202610, 202610)["claim"]["total"] == ""
 
 
 # --------------------------------------------------------------------------- vouchers

@@ -9,8 +9,9 @@ from wellness.assessments.instruments import get_instrument
 from wellness.assessments.models import AssessmentResponse
 from wellness.auth.models import ConsentRecord, User
 from wellness.extensions import db
-from wellness.reports import rollup
-from wellness.reports.models import AssessmentMonth
+from wellness.reports import risk_rollup, rollup
+from wellness.reports.cli import rebuild_command
+from wellness.reports.models import AssessmentMonth, RiskMonth
 from wellness.reports.seed import register, scale_command
 from wellness.risk.models import RiskFlag
 
@@ -43,6 +44,20 @@ def test_seed_scale_command(app):
         assert all(n == 1 for _person, n in open_flags)
         assert db.session.scalar(select(func.count(AssessmentMonth.id))) > 0
         assert rollup.ensure_fresh() == []  # built at the end, nothing left to do
+        assert db.session.scalar(select(func.count(RiskMonth.id))) > 0
+        assert risk_rollup.ensure_fresh() == []
+        # each flag carries the unit of its person (they never move in generated data)
+        assert not db.session.scalar(
+            select(func.count(RiskFlag.id))
+            .join(User, User.id == RiskFlag.person_id)
+            .where(RiskFlag.org_unit_id.is_distinct_from(User.org_unit_id))
+        )
+        rows_before = db.session.scalar(select(func.count(RiskMonth.id)))
+    rebuilt = runner.invoke(rebuild_command)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Rebuilt" in rebuilt.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(RiskMonth.id))) == rows_before
     # a second run adds more, with new phone numbers
     again = runner.invoke(scale_command, ["--workers", "5", "--assessments", "10", "--months", "2"])
     assert again.exit_code == 0, again.output

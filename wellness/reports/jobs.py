@@ -7,9 +7,10 @@ from wellness.scheduler import Job
 
 
 def verify_rollup() -> int:
-    from wellness.reports import rollup
+    """Months rebuilt in either rollup (self-assessments, risk flags)."""
+    from wellness.reports import risk_rollup, rollup
 
-    return len(rollup.verify())
+    return len(rollup.verify()) + len(risk_rollup.verify())
 
 
 def warm_charts() -> int:

@@ -5,11 +5,11 @@ month's rows, then ``INSERT ... SELECT ... GROUP BY`` over the month's responses
 each person's latest result per instrument (a window function). The month's state row
 records how many responses went in and the highest id seen.
 
-Finding months to rebuild is cheap when nothing changed: one ``count(*), max(id)`` over the
-reported months compared with the state rows. New ids name their months directly; a
-difference that new ids do not explain (a member deleted their data, or a transaction that
-took an id early committed late) triggers a per-month comparison, and every month whose
-count or highest id differs is rebuilt. Only months that have ended are rolled up.
+Finding months to rebuild is cheap when nothing changed: new ids name their months directly
+(one index range over the ids above the highest one built). What new ids cannot show (a
+member deleted their data, or a transaction that took an id early committed late) is found
+by ``verify``, the scheduler's sweep every 30 minutes, which compares every month's count,
+highest id and sum of ids with its state. Only months that have ended are rolled up.
 
 Concurrency: on PostgreSQL a transaction-level advisory lock per month serialises rebuilds
 (the second one re-checks and usually finds nothing to do); on SQLite every write
@@ -45,11 +45,21 @@ def month_expr(column):
     return cast(func.strftime("%Y%m", column, "+8 hours"), Integer)
 
 
-def _lock(month: int) -> None:
+def duration_minutes(later, earlier):
+    """Minutes between two timestamp columns, in SQL (fractional)."""
+    if dialect() == "postgresql":
+        # date_part gives a double; EXTRACT gives numeric, which is slower to divide
+        return func.date_part("epoch", later - earlier) / 60.0
+    return (func.julianday(later) - func.julianday(earlier)) * 1440.0
+
+
+def lock_month(month: int, namespace: int = LOCK_NAMESPACE) -> None:
+    """Serialise rebuilds of one month until the transaction ends (PostgreSQL; SQLite's
+    write transactions are serial already)."""
     if dialect() == "postgresql":
         db.session.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :month)"),
-            {"ns": LOCK_NAMESPACE, "month": month},
+            {"ns": namespace, "month": month},
         )
 
 
@@ -116,7 +126,7 @@ def rebuild_month(month: int, *, force: bool = False) -> bool:
     Returns True when the month was rebuilt.
     """
     try:
-        _lock(month)
+        lock_month(month)
         count, max_id = _live(month)
         state = db.session.scalar(
             select(RollupMonth)
@@ -166,77 +176,43 @@ def rebuild_month(month: int, *, force: bool = False) -> bool:
         raise
 
 
-def _stored(horizon_month: int) -> tuple[int, int]:
-    row = db.session.execute(
-        select(
-            func.coalesce(func.sum(RollupMonth.source_rows), 0),
-            func.coalesce(func.max(RollupMonth.max_id), 0),
-        ).where(RollupMonth.month < horizon_month)
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-def _live_total(horizon: datetime) -> tuple[int, int]:
-    row = db.session.execute(
-        select(func.count(), func.coalesce(func.max(responses.c.id), 0)).where(
-            responses.c.created_at < horizon
+def _stored_max_id(current: int) -> int:
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.max(RollupMonth.max_id), 0)).where(
+                RollupMonth.month < current
+            )
         )
-    ).one()
-    return int(row[0]), int(row[1])
+    )
 
 
 def ensure_fresh(now: datetime | None = None) -> list[int]:
-    """Bring every ended month of the rollup in line with the responses; return the months
-    rebuilt (usually none: one aggregate query)."""
+    """The cheap check on the request path: fold into the rollup every ended month that
+    received rows with a higher id than any month was built from (one index range over the
+    newest ids); return the months rebuilt (usually none).
+
+    Deletions (a member erasing their data) and a row committed late under an older id are
+    left to ``verify``, the scheduler's sweep, so a page never counts the whole table."""
     now = now or utcnow()
     current = month_of(now)
-    horizon = month_start(current)
-    live = _live_total(horizon)
-    stored = _stored(current)
-    db.session.commit()  # end the read transaction (SQLite holds the write lock in it)
-    if live == stored:
-        return []
-    rebuilt: list[int] = []
-    new_months = db.session.scalars(
+    months = db.session.scalars(
         select(month_expr(responses.c.created_at))
-        .where(responses.c.id > stored[1], responses.c.created_at < horizon)
+        .where(
+            responses.c.id > _stored_max_id(current),
+            responses.c.created_at < month_start(current),
+        )
         .distinct()
     ).all()
-    db.session.commit()
-    for month in sorted(new_months):
-        if rebuild_month(month):
-            rebuilt.append(month)
-    if _live_total(horizon) == _stored(current):
-        db.session.commit()
-        return rebuilt
-    per_month = {
-        int(m): (int(n), int(top))
-        for m, n, top in db.session.execute(
-            select(
-                month_expr(responses.c.created_at).label("m"),
-                func.count(),
-                func.max(responses.c.id),
-            )
-            .where(responses.c.created_at < horizon)
-            .group_by("m")
-        )
-    }
-    states = {
-        s.month: (s.source_rows, s.max_id)
-        for s in db.session.scalars(select(RollupMonth).where(RollupMonth.month < current))
-    }
-    db.session.commit()
-    for month in sorted(set(per_month) | set(states)):
-        if per_month.get(month) != states.get(month) and rebuild_month(month):
-            rebuilt.append(month)
-    return sorted(set(rebuilt))
+    db.session.commit()  # end the read transaction before any rebuild takes the write lock
+    return [month for month in sorted(int(m) for m in months) if rebuild_month(month)]
 
 
 def verify(now: datetime | None = None) -> list[int]:
     """The thorough check (the scheduler's sweep, off the request path): every ended
     month's count, highest id and sum of ids against its state; rebuild the ones that
-    differ. Catches what the cheap check cannot: a row deleted and another committed late
-    into the same month, leaving count and highest id unchanged."""
+    differ. Catches what the cheap check cannot: deleted rows, and rows committed late
+    under an older id (even when a deletion in the same month leaves the count and the
+    highest id unchanged)."""
     now = now or utcnow()
     rebuilt = ensure_fresh(now)
     current = month_of(now)

@@ -31,7 +31,7 @@ from wellness.auth.models import ConsentRecord, OrgUnit, Role, User
 from wellness.auth.passwords import hash_password
 from wellness.database import utcnow
 from wellness.extensions import db
-from wellness.reports import periods, rollup
+from wellness.reports import periods, risk_rollup, rollup
 from wellness.risk.models import RiskFlag, RiskTrigger
 
 CHUNK = 20_000
@@ -280,9 +280,9 @@ def generate(
                 and (user not in last_flag or at - last_flag[user] > timedelta(days=30))
             ):
                 last_flag[user] = at
-                flag_rows.append(
-                    _flag(user, flag_level, code, rule, at, now, rng, claim_limits, counsellors)
-                )
+                flag = _flag(user, flag_level, code, rule, at, now, rng, claim_limits, counsellors)
+                flag["org_unit_id"] = units_of[user]
+                flag_rows.append(flag)
         _bulk(AssessmentResponse, rows)
         db.session.commit()
         result.assessments += len(rows)
@@ -313,6 +313,7 @@ def generate(
 
     t0 = time.perf_counter()
     result.months_rolled_up = rollup.rebuild_all(now)
+    risk_rollup.rebuild_all(now)
     result.seconds["rollup"] = time.perf_counter() - t0
     return result
 

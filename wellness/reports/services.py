@@ -46,12 +46,12 @@ from wellness.database import utcnow
 from wellness.errors import InvalidInput
 from wellness.extensions import db
 from wellness.packages import module_exists
-from wellness.reports import periods, rollup
+from wellness.reports import medians, periods, risk_rollup, rollup
 from wellness.reports.cache import memo
 from wellness.reports.models import AssessmentMonth
 from wellness.reports.severity import bands_mildest_first, moderate_or_worse_bands
 from wellness.reports.suppression import Cell, Grid, compose, population, protect, tree_rows
-from wellness.risk.models import RiskFlag
+from wellness.transactions import writing
 
 DEFAULT_MONTHS = 12
 DEFAULT_INSTRUMENT = "phq9"
@@ -638,55 +638,11 @@ def assessment_section(filters: Filters, tree: Tree, now: datetime | None = None
 
 # ============================================================================ risk flags
 
-LEVELS = ("critical", "high", "elevated")
+LEVELS = medians.LEVELS
 
 
 def level_label(level: str) -> str:
     return {"critical": _("Critical"), "high": _("High"), "elevated": _("Elevated")}[level]
-
-
-def _risk_atoms(first: int, last: int):
-    """Per (month, unit, level|total): flags, distinct people, claimed, claimed in time,
-    escalated. The unit is the person's current one, so people add up over units.
-
-    One scan: flags are grouped per person first (a materialised CTE), then per level and
-    over all levels from that small result."""
-    f, u = RiskFlag.__table__, User.__table__
-    per_person = (
-        select(
-            func.coalesce(u.c.org_unit_id, 0).label("unit"),
-            rollup.month_expr(f.c.created_at).label("m"),
-            f.c.level,
-            f.c.person_id,
-            func.count(f.c.id).label("flags"),
-            func.count(f.c.claimed_at).label("claimed"),
-            func.sum(case((f.c.claimed_at <= f.c.due_at, 1), else_=0)).label("in_time"),
-            func.count(f.c.escalated_at).label("escalated"),
-        )
-        .join_from(f, u, u.c.id == f.c.person_id)
-        .where(
-            f.c.created_at >= periods.month_start(first),
-            f.c.created_at < periods.month_end(last),
-        )
-        .group_by("unit", "m", f.c.level, f.c.person_id)
-        .cte("per_person")
-        .prefix_with("MATERIALIZED")
-    )
-    p = per_person.c
-    sums = (func.sum(p.flags), func.sum(p.claimed), func.sum(p.in_time), func.sum(p.escalated))
-    by_level = select(p.unit, p.m, p.level, func.count(func.distinct(p.person_id)), *sums).group_by(
-        p.unit, p.m, p.level
-    )
-    overall = select(
-        p.unit, p.m, literal("total"), func.count(func.distinct(p.person_id)), *sums
-    ).group_by(p.unit, p.m)
-    out: dict[int, dict[Any, list[int]]] = defaultdict(dict)
-    for unit, month, level, people, flags, claimed, in_time, escalated in db.session.execute(
-        by_level.union_all(overall)
-    ):
-        values = [int(v or 0) for v in (flags, people, claimed, in_time, escalated)]
-        out[int(month)][(int(unit), level)] = values
-    return out
 
 
 def _risk_slice(tree: Tree, atoms: dict[Any, list[int]], k: int) -> Slice:
@@ -712,82 +668,17 @@ def risk_slices(
 ) -> dict[int, Slice]:
     """The suppressed month slices of risk flags, each cached under the flags' version, the
     tree and k (a different period reuses the months it shares)."""
-    version = version if version is not None else _risk_version()
+    version = version if version is not None else risk_rollup.data_version()
     k = small_cell_k()
     keys = {m: ("r", m, version, tree.version, k) for m in months}
     found = {m: memo.get(key) for m, key in keys.items()}
     missing = [m for m, value in found.items() if value is None]
     if missing:
-        atoms = _risk_atoms(min(missing), max(missing))
+        atoms = risk_rollup.stored_figures(min(missing), max(missing))
         for m in missing:
             found[m] = _risk_slice(tree, atoms.get(m, {}), k)
             memo.put(keys[m], found[m])
     return found
-
-
-def _risk_version() -> tuple:
-    f = RiskFlag.__table__
-    return tuple(
-        db.session.execute(
-            select(
-                func.count(f.c.id),
-                func.max(f.c.id),
-                func.max(f.c.claimed_at),
-                func.max(f.c.resolved_at),
-                func.max(f.c.escalated_at),
-                func.max(f.c.last_triggered_at),
-            )
-        ).one()
-    )
-
-
-def _duration_minutes(later, earlier):
-    if rollup.dialect() == "postgresql":
-        return func.extract("epoch", later - earlier) / 60.0
-    return (func.julianday(later) - func.julianday(earlier)) * 1440.0
-
-
-def median_minutes(units: list[int] | None, first: int, last: int) -> dict[str, dict]:
-    """Median minutes from raising a flag to claiming it and to resolving it, per level and
-    over all levels, to the minute. The database counts the flags per level and whole
-    minute (GROUP BY, one pass per kind); the middle of each of those few hundred counts is
-    found here without ever seeing a flag."""
-    f, u = RiskFlag.__table__, User.__table__
-    where = [
-        f.c.created_at >= periods.month_start(first),
-        f.c.created_at < periods.month_end(last),
-    ]
-    found: dict[str, dict] = {}
-    for which, end in (("claim", f.c.claimed_at), ("resolve", f.c.resolved_at)):
-        minute = func.round(_duration_minutes(end, f.c.created_at)).label("minute")
-        stmt = (
-            select(f.c.level, minute, func.count())
-            .join_from(f, u, u.c.id == f.c.person_id)
-            .where(*where, end.is_not(None))
-            .group_by(f.c.level, minute)
-        )
-        if units is not None:
-            stmt = stmt.where(func.coalesce(u.c.org_unit_id, 0).in_(units))
-        counts: dict[str, dict[float, int]] = defaultdict(lambda: defaultdict(int))
-        for level, value, n in db.session.execute(stmt):
-            counts[level][float(value)] += int(n)
-            counts["total"][float(value)] += int(n)
-        found[which] = {key: _median(counts.get(key, {})) for key in (*LEVELS, "total")}
-    return found
-
-
-def _median(histogram: dict[float, int]) -> float | str:
-    """The median of values given as {value: how many} ("" when there are none)."""
-    n = sum(histogram.values())
-    if not n:
-        return ""
-    wanted = {(n - 1) // 2, n // 2}  # 0-based positions of the middle one or two
-    seen, picked = 0, []
-    for value in sorted(histogram):
-        count = histogram[value]
-        picked += [value for position in wanted if seen <= position < seen + count]
-        seen += count
-    return round(sum(picked) / len(picked))
 
 
 @dataclass
@@ -800,7 +691,7 @@ class RiskSection:
 
 def risk_section(filters: Filters, tree: Tree, version: tuple | None = None) -> RiskSection:
     months = filters.months()
-    version = version if version is not None else _risk_version()
+    version = version if version is not None else risk_rollup.data_version()
     slices = risk_slices(months, tree, version)
     pop = tree.population(filters.org_unit_id, filters.with_children)
     if filters.with_children:
@@ -808,9 +699,9 @@ def risk_section(filters: Filters, tree: Tree, version: tuple | None = None) -> 
     else:
         units = [filters.org_unit_id]
     rows = []
-    medians = memo.get_or_compute(
+    middle = memo.get_or_compute(
         ("rm", tuple(units) if units is not None else None, filters.first, filters.last, version),
-        lambda: median_minutes(units, filters.first, filters.last),
+        lambda: medians.median_minutes(units, filters.first, filters.last),
     )
     for level in (*LEVELS, "total"):
         flags = compose([slices[m].get(pop, level) for m in months])
@@ -827,8 +718,8 @@ def risk_section(filters: Filters, tree: Tree, version: tuple | None = None) -> 
             "resolve": None,
         }
         if flags:  # every month shown and some flags: the range rests on >= k people
-            values["claim"] = medians["claim"][level]
-            values["resolve"] = medians["resolve"][level]
+            values["claim"] = middle["claim"][level]
+            values["resolve"] = middle["resolve"][level]
         elif flags == 0:
             values["claim"] = values["resolve"] = ""
         label = _("All levels") if level == "total" else level_label(level)
@@ -923,8 +814,9 @@ def _room_minutes(first: int, last: int):
     ):
         t = model.__table__
         month = rollup.month_expr(t.c.starts_at).label("m")
+        minutes = func.sum(rollup.duration_minutes(t.c.ends_at, t.c.starts_at))
         stmt = (
-            select(t.c.station_id, month, func.sum(_duration_minutes(t.c.ends_at, t.c.starts_at)))
+            select(t.c.station_id, month, minutes)
             .where(
                 t.c.starts_at >= periods.month_start(first),
                 t.c.starts_at < periods.month_end(last),
@@ -1567,11 +1459,15 @@ def versions(sections, now: datetime | None = None) -> dict[str, tuple]:
 
 def _look_up_versions(sections, now: datetime | None = None) -> dict[str, tuple]:
     found: dict[str, tuple] = {}
-    if "assessments" in sections:
-        rollup.ensure_fresh(now)
-        found["assessments"] = rollup.data_version(now)
-    if "risk" in sections:
-        found["risk"] = _risk_version()
+    db.session.commit()  # the rollups may write: their transactions begin inside ``writing``
+    with writing():
+        if "assessments" in sections:
+            rollup.ensure_fresh(now)
+            found["assessments"] = rollup.data_version(now)
+        if "risk" in sections:
+            risk_rollup.ensure_fresh(now)
+            found["risk"] = risk_rollup.data_version(now)
+        db.session.commit()
     if "booking" in sections and booking_installed():
         found["booking"] = _booking_version()
     if "vouchers" in sections and vouchers_installed():

@@ -62,10 +62,23 @@ class RiskFlag(Base):
             postgresql_where=text("status != 'resolved'"),
         ),
         Index("ix_risk_flags_queue", "status", "due_at"),
+        # For the reports' monthly rollup and its median times: a month's flags are read
+        # from this index alone.
+        Index(
+            "ix_risk_flags_created_report",
+            "created_at",
+            "level",
+            "org_unit_id",
+            "claimed_at",
+            "resolved_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The person's unit when the flag was raised (reports count a flag where it arose, as
+    # they do a self-assessment; a later move does not rewrite history).
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     source: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(10))
@@ -86,6 +99,9 @@ class RiskFlag(Base):
     reopened_count: Mapped[int] = mapped_column(default=0)
     callback_requested_at: Mapped[datetime | None]
     callback_preference: Mapped[str | None] = mapped_column(String(100))
+    # Every change to the row moves this (ORM changes and Core UPDATEs alike), so the reports
+    # rollup finds the months whose flags changed with one index range.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
 
 class RiskTrigger(Base):

@@ -101,6 +101,7 @@ def raise_flag(
         return _attach(existing, flag_level, source, sid, rule, now)
     flag = RiskFlag(
         person_id=person_id,
+        org_unit_id=getattr(db.session.get(User, person_id), "org_unit_id", None),
         source=source,
         source_id=sid,
         level=flag_level.value,
