@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     union_all,
 )
@@ -40,7 +39,7 @@ from wellness.database import utcnow
 from wellness.extensions import db
 from wellness.reports.models import RiskMonth, RiskRollupMonth
 from wellness.reports.periods import month_end, month_of, month_start
-from wellness.reports.rollup import lock_month, month_expr
+from wellness.reports.rollup import lock_month, month_expr, months_of_rows
 from wellness.risk.models import RiskFlag
 
 LOCK_NAMESPACE = 0x5249534B  # "RISK"
@@ -149,18 +148,13 @@ def ensure_fresh(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     current = month_of(now)
     max_id, max_updated = _watermark(current)
-    changed = flags.c.id > max_id
+    months = set(months_of_rows(flags, flags.c.id > max_id, current))
     if max_updated is not None:
-        changed = or_(changed, flags.c.updated_at > max_updated)
-    months = db.session.scalars(
-        select(month_expr(flags.c.created_at))
-        .where(changed, flags.c.created_at < month_start(current))
-        .distinct()
-    ).all()
+        months |= set(months_of_rows(flags, flags.c.updated_at > max_updated, current))
     db.session.commit()  # end the read transaction before any rebuild takes the write lock
-    for month in sorted(int(m) for m in months):
+    for month in sorted(months):
         rebuild_month(month)
-    return sorted(int(m) for m in months)
+    return sorted(months)
 
 
 def stored_figures(first: int, last: int) -> dict[int, dict[tuple[int, str], list[int]]]:
