@@ -133,7 +133,8 @@ def run(label: str, uri: str, workers: int, assessments: int, rounds: int) -> di
         params = {"start": start, "end": end}
         if uri.startswith("sqlite"):
             params = {k: v.replace(tzinfo=None).isoformat(sep=" ") for k, v in params.items()}
-        plan = db.session.execute(text("EXPLAIN " + raw_sql.text), params).all()
+        explain = "EXPLAIN QUERY PLAN " if uri.startswith("sqlite") else "EXPLAIN "
+        plan = db.session.execute(text(explain + raw_sql.text), params).all()
         out["raw_plan"] = " | ".join(str(r[-1]) for r in plan)[:300]
         db.session.commit()
 
