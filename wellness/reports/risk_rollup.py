@@ -39,7 +39,7 @@ from wellness.database import utcnow
 from wellness.extensions import db
 from wellness.reports.models import RiskMonth, RiskRollupMonth
 from wellness.reports.periods import month_end, month_of, month_start
-from wellness.reports.rollup import lock_month, month_expr, months_of_rows
+from wellness.reports.rollup import lock_month, months_of_rows
 from wellness.risk.models import RiskFlag
 
 LOCK_NAMESPACE = 0x5249534B  # "RISK"
@@ -132,14 +132,15 @@ def _watermark(current: int) -> tuple[int, datetime | None]:
     return int(row[0]), row[1]
 
 
-def _per_month_counts(horizon: datetime) -> dict[int, int]:
-    month = month_expr(flags.c.created_at).label("m")
-    return {
-        int(m): int(n)
-        for m, n in db.session.execute(
-            select(month, func.count()).where(flags.c.created_at < horizon).group_by(month)
-        )
-    }
+def _ended_months(current: int) -> list[int]:
+    """Every ended month that has flags or a stored state (a month emptied by deletions
+    must be rebuilt too, to drop its rows)."""
+    months = set(months_of_rows(flags, flags.c.created_at < month_start(current), current))
+    months |= set(
+        db.session.scalars(select(RiskRollupMonth.month).where(RiskRollupMonth.month < current))
+    )
+    db.session.commit()
+    return sorted(months)
 
 
 def ensure_fresh(now: datetime | None = None) -> list[int]:
@@ -183,34 +184,26 @@ def verify(now: datetime | None = None) -> list[int]:
     and rebuild each month whose stored figures differ."""
     now = now or utcnow()
     rebuilt = set(ensure_fresh(now))
-    current = month_of(now)
-    months = sorted(_per_month_counts(month_start(current)))
-    stored_months = set(
-        db.session.scalars(select(RiskRollupMonth.month).where(RiskRollupMonth.month < current))
-    )
-    for month in sorted(set(months) | stored_months):
+    months = _ended_months(month_of(now))
+    stored = stored_figures(months[0], months[-1]) if months else {}
+    for month in months:
         fresh = {
             (int(unit), level): [int(flags_), int(people), int(c), int(t), int(e)]
             for unit, level, people, flags_, c, t, e in db.session.execute(
                 aggregate(_in_month(month))
             )
         }
-        if fresh != stored_figures(month, month).get(month, {}):
-            db.session.commit()
+        db.session.commit()
+        if fresh != stored.get(month, {}):
             rebuild_month(month)
             rebuilt.add(month)
-    db.session.commit()
     return sorted(rebuilt)
 
 
 def rebuild_all(now: datetime | None = None) -> int:
     """Rebuild every ended month from scratch (after a bulk load). Returns months built."""
-    now = now or utcnow()
-    current = month_of(now)
-    months = set(_per_month_counts(month_start(current)))
-    months |= set(db.session.scalars(select(RiskRollupMonth.month)))
-    db.session.commit()
-    for month in sorted(months):
+    months = _ended_months(month_of(now or utcnow()))
+    for month in months:
         rebuild_month(month)
     return len(months)
 
