@@ -6,10 +6,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from tests.conftest import postgres_base_url, scratch_postgres_database
 from wellness import create_app
+from wellness.auth.models import User
+from wellness.booking.models import CounselorStation, Station
 from wellness.config import TestingConfig
 from wellness.extensions import db
 
@@ -50,3 +52,53 @@ def test_audit_trail_is_append_only_in_postgres(empty_database_url):
         with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
             conn.execute(text("DELETE FROM audit_events"))
         db.engine.dispose()
+
+
+def _triggers(conn) -> set[tuple[str, str]]:
+    """(name, definition) of the slot stamp triggers and trigger functions."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+        return {(name, sql) for name, sql in rows if name.startswith("slot_stamp")}
+    triggers = conn.execute(
+        text("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal")
+    )
+    functions = conn.execute(
+        text("SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace")
+    )
+    return {(name, sql) for name, sql in [*triggers, *functions] if name.startswith("slot_stamp")}
+
+
+def test_migrated_database_has_the_triggers_create_all_makes(app, empty_database_url):
+    """The test schema (create_all) and a migrated database carry the same slot stamp
+    triggers, and
+    the slot stamp rows are filled for what existed before migration 0010."""
+    migrated = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with migrated.app_context():
+        upgrade(revision="0009_risk_rollup")
+        with db.engine.begin() as conn:
+            user = conn.execute(
+                insert(User).values(
+                    phone="+8613700000001", name="王静", role="counselor", password_hash="x"
+                ),  # fmt: skip
+            ).inserted_primary_key[0]
+            station = conn.execute(
+                insert(Station).values(
+                    name="江北站",
+                    district="江北区",
+                    address="人民路1号",
+                    latitude=30.3,
+                    longitude=120.1,
+                    phone="0571-1",
+                ),  # fmt: skip
+            ).inserted_primary_key[0]
+            conn.execute(insert(CounselorStation).values(counselor_id=user, station_id=station))
+        upgrade()
+        with db.engine.connect() as conn:
+            upgraded = _triggers(conn)
+            stamps = set(conn.execute(text("SELECT kind, ref_id FROM slot_stamps")))
+        downgrade(revision="base")
+        db.engine.dispose()
+    assert stamps == {("s", station), ("c", user)}
+    with app.app_context(), db.engine.connect() as conn:
+        created = _triggers(conn)
+    assert len(upgraded) > 10 and upgraded == created

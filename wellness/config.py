@@ -143,6 +143,9 @@ class Config:
     # Assessments: a licensed deployment drops extra instrument files here.
     INSTRUMENTS_EXTRA_DIR = _env("INSTRUMENTS_EXTRA_DIR")
 
+    # Booking: a station's computed slots per day kept per worker (0 turns it off).
+    SLOT_CACHE_SIZE = _env_int("SLOT_CACHE_SIZE", 512)
+
     SMALL_CELL_K = _env_int("SMALL_CELL_K", 5)
     REPORTS_CACHE_DIR = _env("REPORTS_CACHE_DIR")  # default: instance/report_cache
     REPORTS_CHART_CACHE_FILES = _env_int("REPORTS_CHART_CACHE_FILES", 400)

@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -25,10 +26,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wellness.booking.stamp_ddl import create_triggers
 from wellness.database import Base, utcnow
 
 
@@ -465,3 +468,18 @@ class CalendarFeed(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class SlotStamp(Base):
+    """A random stamp per station (``s``) or counsellor (``c``), changed by triggers with
+    everything a slot search reads about them (``stamps.py``, ``stamp_ddl.py``)."""
+
+    __tablename__ = "slot_stamps"
+
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    ref_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stamp: Mapped[int] = mapped_column(BigInteger)
+
+
+# The triggers come with the tables when the schema is built by create_all (tests, bench).
+event.listen(Base.metadata, "after_create", create_triggers)

@@ -48,6 +48,7 @@ from sqlalchemy.orm import aliased
 from wellness import audit
 from wellness.auth.models import OrgUnit, Role, User
 from wellness.booking import slots as sl
+from wellness.booking import stamps
 from wellness.booking.models import (
     ACTIVE_STATUSES,
     AppointmentStatus,
@@ -614,11 +615,13 @@ def _bounds(service: Service, day: date, now: datetime) -> tuple[datetime, datet
 
 
 def _openings(
-    station: Station, service: Service, day: date, data: _DayData, now: datetime
+    station: Station, service: Service, day: date, data: _DayData, earliest: datetime
 ) -> list[sl.Opening]:
+    """Open times on ``day`` that start at ``earliest`` or later (the notice; the horizon
+    is the caller's: it decides whether the day is bookable at all)."""
     duration = timedelta(minutes=service.duration_minutes)
     buffer = timedelta(minutes=service.buffer_minutes)
-    earliest, latest = _bounds(service, day, now)
+    latest = sl.local_day_span(day).end - sl.CELL
     if service.mode == ServiceMode.ROOM.value:
         hours = db.session.execute(
             _STATION_HOURS_ON, {"station_id": station.id, "weekday": day.weekday()}
@@ -705,6 +708,75 @@ def _group_slots(station_id: int, service: Service, day: date, now: datetime) ->
     ]
 
 
+def _slot_views(station: Station, service: Service, day: date) -> tuple[SlotView, ...]:
+    data = _load_day(station, service, day)
+    start_of_day = sl.local_day_span(day).start
+    views = []
+    for opening in _openings(station, service, day, data, start_of_day):
+        if opening.counselor_id is None:
+            views.append(
+                SlotView(
+                    id=slot_id_for_room(station.id, service.id, opening.start),
+                    kind="room",
+                    starts_at=opening.start,
+                    ends_at=opening.end,
+                    remaining=opening.remaining,
+                    capacity=sum(r.seats for r in data.rooms),
+                )
+            )
+        else:
+            views.append(
+                SlotView(
+                    id=slot_id_for_counselor(
+                        opening.counselor_id, station.id, service.id, opening.start
+                    ),
+                    kind="counselor",
+                    starts_at=opening.start,
+                    ends_at=opening.end,
+                    remaining=1,
+                    capacity=1,
+                    counselor=data.counselors[opening.counselor_id],
+                )
+            )
+    return tuple(views)
+
+
+def _openings_cache() -> stamps.OpeningsCache | None:
+    """The app's cache of computed slots (None when ``SLOT_CACHE_SIZE`` is 0)."""
+    extensions = current_app.extensions
+    cache = extensions.get("slot_openings")
+    if cache is None:
+        size = current_app.config.get("SLOT_CACHE_SIZE", 0)
+        cache = stamps.OpeningsCache(size) if size else False
+        extensions.setdefault("slot_openings", cache)
+    return cache or None
+
+
+def _day_slots(station: Station, service: Service, day: date) -> tuple[SlotView, ...]:
+    """The day's counsellor and room slots from the start of the day (the caller applies
+    the notice). Kept per process under the stamps of the station and its counsellors
+    (``stamps.py``): while no trigger has changed them, nothing the answer depends on has
+    changed, and the answer is reused."""
+    cache = _openings_cache()
+    found = None if cache is None else stamps.fingerprint(db.session.connection(), station.id)
+    key = (
+        station.id,
+        day,
+        service.id,
+        service.mode,
+        service.room_kind,
+        service.duration_minutes,
+        service.buffer_minutes,
+        service.step_minutes,
+    )
+    views = None if found is None else cache.get(key, found)
+    if views is None:
+        views = _slot_views(station, service, day)
+        if found is not None:
+            cache.put(key, found, views)
+    return views
+
+
 def search_slots(
     station_id: int, service_code: str, day: date, now: datetime | None = None
 ) -> SlotSearch:
@@ -723,33 +795,7 @@ def search_slots(
     span = sl.local_day_span(day)
     result.bookable_day = latest >= span.start and earliest < span.end
     if result.bookable_day and service.mode != ServiceMode.GROUP.value:
-        data = _load_day(station, service, day)
-        for opening in _openings(station, service, day, data, now):
-            if opening.counselor_id is None:
-                result.slots.append(
-                    SlotView(
-                        id=slot_id_for_room(station.id, service.id, opening.start),
-                        kind="room",
-                        starts_at=opening.start,
-                        ends_at=opening.end,
-                        remaining=opening.remaining,
-                        capacity=sum(r.seats for r in data.rooms),
-                    )
-                )
-            else:
-                result.slots.append(
-                    SlotView(
-                        id=slot_id_for_counselor(
-                            opening.counselor_id, station.id, service.id, opening.start
-                        ),
-                        kind="counselor",
-                        starts_at=opening.start,
-                        ends_at=opening.end,
-                        remaining=1,
-                        capacity=1,
-                        counselor=data.counselors[opening.counselor_id],
-                    )
-                )
+        result.slots.extend(s for s in _day_slots(station, service, day) if s.starts_at >= earliest)
     if service.room_kind is not None:  # group sessions need a room
         result.slots.extend(_group_slots(station.id, service, day, now))
     result.slots.sort(key=lambda s: (s.starts_at, s.kind, s.id))
