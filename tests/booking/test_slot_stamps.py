@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, event, select, text, update
 
 from tests.booking.factories import MONDAY, NOW, attached, bj
+from wellness.auth.models import OrgUnit, User
 from wellness.booking import services
 from wellness.booking import slots as sl
 from wellness.booking.models import (
@@ -29,7 +30,8 @@ from wellness.extensions import db
 def answer(world, code: str = "individual") -> tuple:
     found = services.search_slots(world.station, code, MONDAY, now=NOW)
     return tuple(
-        (s.id, s.remaining, s.counselor.name if s.counselor else None) for s in found.slots
+        (s.id, s.remaining, s.counselor.name if s.counselor else None, s.members_only)
+        for s in found.slots
     )
 
 
@@ -215,8 +217,8 @@ def test_an_unchanged_station_is_answered_from_the_cache(app, world, make_user):
         finally:
             event.remove(db.engine, "before_cursor_execute", seen)
         assert again == first and cache.hits == hits + 1
-        # station and service, the stamps, the group sessions: no availability or cells read
-        assert len(statements) == 3, statements
+        # one statement: the station and service with the stamps; nothing else is read
+        assert len(statements) == 1, statements
         assert not any("booking_cells" in s or "availability_rules" in s for s in statements)
         # A room taken at the other station leaves this station's answer in the cache.
         take_cell("r", world.other_rooms["咨询室一"], 9)
@@ -251,3 +253,46 @@ def test_stations_and_counsellors_get_their_stamp_rows(app, world):
         assert changed == {("s", world.other_station)}
         db.session.execute(delete(BookingCell))
         db.session.commit()
+
+
+def test_group_sessions_in_the_cached_answer_follow_seats_units_and_cancellation(
+    app, world, make_user
+):
+    admin, member = make_user("admin"), make_user("worker")
+    with app.app_context():
+        unit = OrgUnit(name="滨江机械厂工会")
+        db.session.add(unit)
+        db.session.commit()
+        db.session.execute(update(User).where(User.id == member.id).values(org_unit_id=unit.id))
+        db.session.commit()
+        answer(world, "sand_table")
+        session = services.schedule_group_session(
+            attached(admin), service_code="sand_table", room_id=world.rooms["沙盘室"],
+            counselor_id=world.counselor.id, starts_at=bj(MONDAY, 14), title="沙盘团体",
+            capacity=6, org_unit_id=unit.id, now=NOW,
+        )  # fmt: skip
+        seen = []
+        for change in (
+            lambda: None,
+            lambda: services.join_group_session(attached(member), session.id, now=NOW),
+            lambda: db.session.execute(
+                update(OrgUnit).where(OrgUnit.id == unit.id).values(name="滨江机械集团工会")
+            ),
+            lambda: db.session.execute(
+                text("UPDATE group_sessions SET status = 'cancelled' WHERE id = :s"),
+                {"s": session.id},
+            ),
+        ):
+            change()
+            db.session.commit()
+            now_seen = answer(world, "sand_table")
+            assert now_seen == computed_afresh(app, world, "sand_table")
+            seen.append(
+                [(r, members) for sid, r, _name, members in now_seen if sid.startswith("g")]
+            )
+        assert seen == [
+            [(6, "滨江机械厂工会")],
+            [(5, "滨江机械厂工会")],
+            [(5, "滨江机械集团工会")],
+            [],
+        ]

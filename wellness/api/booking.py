@@ -8,6 +8,7 @@ back (``c<counsellor>-<station>-<service>-<yyyymmddhhmm>``, ``r...`` for a room 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 from flask import request
 from flask_login import current_user
@@ -248,22 +249,23 @@ def list_slots(query: SlotsQuery):
     Group sessions are listed with `remaining` 0 when full (join their waitlist)."""
     found = services.search_slots(query.station, query.service, query.date)
     items, meta = _page(found.slots, query)
-    return SlotList(
-        items=[
-            SlotOut(
-                id=s.id,
-                kind=s.kind,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                remaining=s.remaining,
-                capacity=s.capacity,
-                counselor=CounselorOut(**vars(s.counselor)) if s.counselor else None,
-                title=s.title,
-                members_only=s.members_only,
-            )
-            for s in items
-        ],
-        meta=meta,
+    return SlotList(items=[_slot_out(s) for s in items], meta=meta)
+
+
+@lru_cache(maxsize=4096)
+def _slot_out(s: services.SlotView) -> SlotOut:
+    """A slot's JSON model; slot views are immutable and come from the slot cache, so the
+    same view is answered many times."""
+    return SlotOut(
+        id=s.id,
+        kind=s.kind,
+        starts_at=s.starts_at,
+        ends_at=s.ends_at,
+        remaining=s.remaining,
+        capacity=s.capacity,
+        counselor=CounselorOut(**vars(s.counselor)) if s.counselor else None,
+        title=s.title,
+        members_only=s.members_only,
     )
 
 

@@ -516,7 +516,7 @@ _STATION_AND_SERVICE = (
     .where(Station.id == bindparam("station_id"), Service.id == bindparam("service_id"))
 )
 _STATION_AND_SERVICE_CODE = (
-    select(Station, Service)
+    select(Station, Service, stamps.STATION_STAMP, stamps.COUNSELOR_STAMPS)
     .join(Service, true())
     .where(Station.id == bindparam("station_id"), Service.code == bindparam("code"))
 )
@@ -669,7 +669,6 @@ _GROUP_SESSIONS_ON = (
         GroupSession.status == GroupSessionStatus.SCHEDULED.value,
         GroupSession.starts_at >= bindparam("day_start"),
         GroupSession.starts_at < bindparam("day_end"),
-        GroupSession.starts_at > bindparam("now"),
     )
     .order_by(GroupSession.starts_at, GroupSession.id)
 )
@@ -680,7 +679,9 @@ def _rows(statement, params: dict[str, Any]):
     return db.session.connection().execute(statement, params)
 
 
-def _group_slots(station_id: int, service: Service, day: date, now: datetime) -> list[SlotView]:
+def _group_slots(station_id: int, service: Service, day: date) -> tuple[SlotView, ...]:
+    """The day's scheduled group sessions of the service, past ones included (the caller
+    drops those)."""
     span = sl.local_day_span(day)
     rows = _rows(
         _GROUP_SESSIONS_ON,
@@ -689,10 +690,9 @@ def _group_slots(station_id: int, service: Service, day: date, now: datetime) ->
             "service_id": service.id,
             "day_start": span.start,
             "day_end": span.end,
-            "now": now,
         },
     )
-    return [
+    return tuple(
         SlotView(
             id=slot_id_for_group(row.id),
             kind="group",
@@ -705,7 +705,7 @@ def _group_slots(station_id: int, service: Service, day: date, now: datetime) ->
             members_only=row.unit_name,
         )
         for row in rows
-    ]
+    )
 
 
 def _slot_views(station: Station, service: Service, day: date) -> tuple[SlotView, ...]:
@@ -752,13 +752,32 @@ def _openings_cache() -> stamps.OpeningsCache | None:
     return cache or None
 
 
-def _day_slots(station: Station, service: Service, day: date) -> tuple[SlotView, ...]:
-    """The day's counsellor and room slots from the start of the day (the caller applies
-    the notice). Kept per process under the stamps of the station and its counsellors
-    (``stamps.py``): while no trigger has changed them, nothing the answer depends on has
-    changed, and the answer is reused."""
+@dataclass(frozen=True)
+class _DaySlots:
+    """A day's slots whatever the time now: counsellor and room slots from the start of
+    the day, and the day's scheduled group sessions."""
+
+    openings: tuple[SlotView, ...]
+    groups: tuple[SlotView, ...]
+
+
+def _compute_day_slots(station: Station, service: Service, day: date) -> _DaySlots:
+    openings: tuple[SlotView, ...] = ()
+    if service.mode != ServiceMode.GROUP.value:
+        openings = _slot_views(station, service, day)
+    groups: tuple[SlotView, ...] = ()
+    if service.room_kind is not None:  # group sessions need a room
+        groups = _group_slots(station.id, service, day)
+    return _DaySlots(openings, groups)
+
+
+def _day_slots(
+    station: Station, service: Service, day: date, stamped: tuple[int, int] | None
+) -> _DaySlots:
+    """The day's slots, kept per process under the stamps of the station and its
+    counsellors (``stamps.py``): while no trigger has changed them, nothing the answer
+    depends on has changed, and the answer is reused. The caller applies the time now."""
     cache = _openings_cache()
-    found = None if cache is None else stamps.fingerprint(db.session.connection(), station.id)
     key = (
         station.id,
         day,
@@ -769,12 +788,13 @@ def _day_slots(station: Station, service: Service, day: date) -> tuple[SlotView,
         service.buffer_minutes,
         service.step_minutes,
     )
-    views = None if found is None else cache.get(key, found)
-    if views is None:
-        views = _slot_views(station, service, day)
-        if found is not None:
-            cache.put(key, found, views)
-    return views
+    if cache is None or stamped is None:
+        return _compute_day_slots(station, service, day)
+    slots = cache.get(key, stamped)
+    if slots is None:
+        slots = _compute_day_slots(station, service, day)
+        cache.put(key, stamped, slots)
+    return slots
 
 
 def search_slots(
@@ -789,15 +809,17 @@ def search_slots(
         get_station(station_id, active_only=True)  # raises the right error
         get_service(service_code)
         raise NotFound(str(_l("No such station.")))
-    station, service = found
+    station, service, station_stamp, counselor_stamps = found
     result = SlotSearch(station, service, day)
     earliest, latest = _bounds(service, day, now)
     span = sl.local_day_span(day)
     result.bookable_day = latest >= span.start and earliest < span.end
-    if result.bookable_day and service.mode != ServiceMode.GROUP.value:
-        result.slots.extend(s for s in _day_slots(station, service, day) if s.starts_at >= earliest)
-    if service.room_kind is not None:  # group sessions need a room
-        result.slots.extend(_group_slots(station.id, service, day, now))
+    day_slots = _day_slots(
+        station, service, day, stamps.fingerprint(station_stamp, counselor_stamps)
+    )
+    if result.bookable_day:
+        result.slots.extend(s for s in day_slots.openings if s.starts_at >= earliest)
+    result.slots.extend(s for s in day_slots.groups if s.starts_at > now)
     result.slots.sort(key=lambda s: (s.starts_at, s.kind, s.id))
     return result
 

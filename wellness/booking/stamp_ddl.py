@@ -19,6 +19,7 @@ _TOUCHES = (
     ("station_closures", STATION, "station_id"),
     ("rooms", STATION, "station_id"),
     ("counselor_stations", STATION, "station_id"),
+    ("group_sessions", STATION, "station_id"),
     ("counselor_profiles", COUNSELOR, "user_id"),
     ("availability_rules", COUNSELOR, "counselor_id"),
     ("availability_exceptions", COUNSELOR, "counselor_id"),
@@ -70,6 +71,11 @@ def _sqlite_statements() -> list[str]:
         f"BEGIN UPDATE slot_stamps SET stamp = {_SQLITE_RANDOM} "
         f"WHERE kind = 'c' AND ref_id = NEW.id; END"
     )
+    # A group session shows its unit's name: a renamed unit touches every station.
+    out.append(
+        f"CREATE TRIGGER slot_stamp_org_units_update AFTER UPDATE OF name ON org_units "
+        f"BEGIN UPDATE slot_stamps SET stamp = {_SQLITE_RANDOM} WHERE kind = 's'; END"
+    )
     # Cells: SQLite has row triggers only; the WHEN clause keeps a client's cells free.
     for event_name, rows in (
         ("INSERT", ("NEW",)),
@@ -116,6 +122,11 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql""",
+        f"""CREATE OR REPLACE FUNCTION slot_stamp_all() RETURNS trigger AS $$
+BEGIN
+  UPDATE slot_stamps SET stamp = {_PG_RANDOM} WHERE kind = TG_ARGV[0];
+  RETURN NULL;
+END $$ LANGUAGE plpgsql""",
         # Cells are written many per statement: one statement-level trigger per statement
         # touches each counsellor and station once, in key order (no lock-order cycles).
         f"""CREATE OR REPLACE FUNCTION slot_stamp_cells() RETURNS trigger AS $$
@@ -146,6 +157,10 @@ END $$ LANGUAGE plpgsql""",
     out.append(
         f"CREATE TRIGGER slot_stamp_users AFTER UPDATE OF {_USER_COLUMNS} ON users "
         f"FOR EACH ROW EXECUTE FUNCTION slot_stamp_touch('c', 'id')"
+    )
+    out.append(
+        "CREATE TRIGGER slot_stamp_org_units AFTER UPDATE OF name ON org_units "
+        "FOR EACH STATEMENT EXECUTE FUNCTION slot_stamp_all('s')"
     )
     for event_name, referencing in (
         ("INSERT", "NEW TABLE AS slot_new_cells"),
@@ -181,7 +196,7 @@ def drop_statements(dialect: str) -> list[str]:
             out.append(f"DROP TRIGGER IF EXISTS {words[2]} ON {words[words.index('ON') + 1]}")
     out += [
         f"DROP FUNCTION IF EXISTS {name}()"
-        for name in ("slot_stamp_new", "slot_stamp_touch", "slot_stamp_cells")
+        for name in ("slot_stamp_new", "slot_stamp_touch", "slot_stamp_all", "slot_stamp_cells")
     ]
     return out
 

@@ -2,14 +2,16 @@
 whenever something a slot search reads about them changes.
 
 A slot search for a station reads its counsellors, their weekly rules, date exceptions and
-time off, the station's closures, hours and rooms, and the cells already taken. Each of
+time off, the station's closures, hours, rooms and group sessions (with their unit's name),
+and the cells already taken. Each of
 those tables carries triggers (``stamp_ddl.py``) that give the stamp row of the station or the
 counsellor concerned a new random value in the same transaction as the change, whichever
 code makes it: ORM, Core, the CLI or plain SQL. The stamps of a station and of the
-counsellors working there (``fingerprint``) therefore identify one state of everything a
-search of that station reads, and ``search_slots`` keeps the openings it computed under
-that fingerprint (``OpeningsCache``). A cached answer is reused only while the fingerprint
-is unchanged, so it is never staler than the request's own read of the stamps.
+counsellors working there therefore identify one state of everything a search of that
+station reads. ``search_slots`` reads them in the statement that loads the station and the
+service (``STATION_STAMP``, ``COUNSELOR_STAMPS``) and keeps the day's slots it computed
+under them (``OpeningsCache``). A cached answer is reused only while they are unchanged,
+so it is never staler than the request's own read of the stamps.
 
 Why random values rather than a counter: nothing can bring an old value back (a counter
 restarts after a truncated table or a restored backup, and a worker could then take an
@@ -27,36 +29,42 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, func, select
 
 from wellness.booking.models import CounselorStation, SlotStamp
 from wellness.booking.stamp_ddl import COUNSELOR, STATION
 
-_FINGERPRINT = (
-    select(SlotStamp.kind, SlotStamp.ref_id, SlotStamp.stamp)
+# The fingerprint as two columns to add to a statement that has the ``station_id`` bind
+# parameter: the station's stamp (NULL when it has no row: then nothing may be cached for
+# it), and the sum of its counsellors' stamps. Whoever joins or leaves the station changes
+# the station's stamp; a changed counsellor stamp changes the sum (stamps are divided by
+# 1024 so that a sum of up to a thousand of them stays inside 64 bits).
+STATION_STAMP = (
+    select(SlotStamp.stamp)
+    .where(SlotStamp.kind == STATION, SlotStamp.ref_id == bindparam("station_id"))
+    .scalar_subquery()
+    .label("station_stamp")
+)
+COUNSELOR_STAMPS = (
+    select(func.sum(SlotStamp.stamp / 1024))
     .where(
-        ((SlotStamp.kind == STATION) & (SlotStamp.ref_id == bindparam("station_id")))
-        | (
-            (SlotStamp.kind == COUNSELOR)
-            & SlotStamp.ref_id.in_(
-                select(CounselorStation.counselor_id).where(
-                    CounselorStation.station_id == bindparam("station_id")
-                )
+        SlotStamp.kind == COUNSELOR,
+        SlotStamp.ref_id.in_(
+            select(CounselorStation.counselor_id).where(
+                CounselorStation.station_id == bindparam("station_id")
             )
-        )
+        ),
     )
-    .order_by(SlotStamp.kind, SlotStamp.ref_id)
+    .scalar_subquery()
+    .label("counselor_stamps")
 )
 
 
-def fingerprint(connection: Connection, station_id: int) -> tuple | None:
-    """The stamps of a station and of the counsellors who work there, or None when the
-    station has no stamp row (then nothing may be cached for it)."""
-    rows = tuple(tuple(row) for row in connection.execute(_FINGERPRINT, {"station_id": station_id}))
-    if not any(kind == STATION for kind, _ref, _stamp in rows):
+def fingerprint(station_stamp: int | None, counselor_stamps: Any) -> tuple[int, int] | None:
+    """The cache key part read with ``STATION_STAMP`` and ``COUNSELOR_STAMPS``."""
+    if station_stamp is None:
         return None
-    return rows
+    return station_stamp, int(counselor_stamps or 0)
 
 
 class OpeningsCache:
