@@ -1,4 +1,5 @@
-"""Which requests only read: GET, HEAD and OPTIONS, unless the view is declared ``writes``.
+"""Which requests only read: GET, HEAD and OPTIONS, unless the view is declared ``writes``,
+and POSTs declared ``reads_first`` until they start writing.
 
 On SQLite a read-only request begins its transaction DEFERRED (no write lock, so readers
 run side by side with each other and with one writer); every other transaction begins
@@ -8,6 +9,11 @@ request takes the write lock up front like a POST; a GET that writes only now an
 reports refreshing their rollups) wraps that work in ``writing()``. A write inside a
 read-only request is refused (tests) or logged (production) by the guard in
 ``wellness/sqlite.py``.
+
+A POST declared ``@reads_first`` (booking) starts read-only too: signing in and checking
+the request happen without the write lock, and its use case takes the lock only for its
+own transaction, by running inside ``writing()``. SQLite has one writer at a time, so the
+shorter the write transactions, the more requests the workers serve side by side.
 
 Only a dispatched request is classified (``request_started``): CLI commands, jobs and
 ``test_request_context`` blocks keep the write-ready default.
@@ -21,6 +27,8 @@ from typing import TypeVar
 
 from flask import Flask, has_request_context, request, request_started
 
+from wellness.extensions import db
+
 F = TypeVar("F", bound=Callable)
 
 READ_ONLY_KEY = "wellness.read_only"
@@ -33,22 +41,38 @@ def writes(view: F) -> F:
     return view
 
 
+def reads_first(view: F) -> F:
+    """Declare that this POST view writes only inside ``writing()`` blocks (its use cases),
+    so that its request can read without the write lock until then."""
+    view.reads_first = True  # type: ignore[attr-defined]
+    return view
+
+
 @contextmanager
 def writing() -> Iterator[None]:
     """Inside a read-only request, let the transactions begun in this block write.
 
     For work a GET does now and then rather than every time (the reports bring their
-    monthly rollups up to date when new data has arrived): end the read transaction before
-    the block, and the transactions begun inside it take the write lock up front."""
-    if not has_request_context():
+    monthly rollups up to date when new data has arrived), and for the use cases of a
+    ``reads_first`` POST: the read transaction open before the block is ended (what it
+    loaded stays usable), and the transactions begun inside take the write lock up front.
+    Outside a read-only request this changes nothing."""
+    if not is_read_only_request():
         yield
         return
-    previous = request.environ.get(READ_ONLY_KEY, False)
+    session = db.session()
+    if session.in_transaction():
+        keep = session.expire_on_commit
+        session.expire_on_commit = False
+        try:
+            session.commit()  # only reads happened in it
+        finally:
+            session.expire_on_commit = keep
     request.environ[READ_ONLY_KEY] = False
     try:
         yield
     finally:
-        request.environ[READ_ONLY_KEY] = previous
+        request.environ[READ_ONLY_KEY] = True
 
 
 def is_read_only_request() -> bool:
@@ -57,11 +81,13 @@ def is_read_only_request() -> bool:
 
 
 def _classify(app: Flask, **_extra) -> None:
-    if request.method not in READ_METHODS:
-        return
     endpoint = request.endpoint
     view = app.view_functions.get(endpoint) if endpoint else None
-    if not getattr(view, "writes_on_get", False):
+    if request.method in READ_METHODS:
+        read_only = not getattr(view, "writes_on_get", False)
+    else:
+        read_only = getattr(view, "reads_first", False)
+    if read_only:
         request.environ[READ_ONLY_KEY] = True
 
 

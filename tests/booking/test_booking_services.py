@@ -682,3 +682,21 @@ def test_stations_near_sorts_by_distance(app, world):
         db.session.get(Station, world.station).active = False
         db.session.commit()
         assert [n.station.id for n in services.stations_near()] == [world.other_station]
+
+
+def test_a_refused_claim_leaves_none_of_its_cells_and_the_transaction_goes_on(app, world):
+    """On SQLite the cells go in one statement without a savepoint; on PostgreSQL in a
+    savepoint. Either way a claim whose last cell is taken leaves nothing behind, and the
+    use case can go on in the same transaction."""
+    with app.app_context():
+        start = bj(MONDAY, 10)
+        taken = services._cell_rows("c", world.counselor.id, start + timedelta(minutes=55),
+                                    start + timedelta(minutes=60))  # fmt: skip
+        assert services._claim(taken)
+        db.session.commit()
+        rows = services._cell_rows("c", world.counselor.id, start, start + timedelta(hours=1))
+        assert not services._claim(rows)
+        assert count(BookingCell) == 1
+        assert services._claim(rows[:-1])  # the free part alone, same transaction
+        db.session.commit()
+        assert count(BookingCell) == 12

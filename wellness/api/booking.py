@@ -18,6 +18,7 @@ from wellness.api.routes import api_auth, bp
 from wellness.api.spec import Body, Out, PageMeta, PageQuery, api_spec, page_of, responses
 from wellness.booking import services
 from wellness.database import utcnow
+from wellness.transactions import reads_first
 
 
 class StationsQuery(PageQuery):
@@ -279,6 +280,7 @@ def _booking_responses():
 @bp.post("/appointments")
 @api_auth("worker")
 @api_spec.validate(json=BookRequest, resp=_booking_responses(), tags=["booking"])
+@reads_first  # the booking takes the write lock for its own transaction only
 def create_appointment(json: BookRequest):
     """Book a slot: 201 with the appointment, 409 when it was just taken (or overlaps one
     of yours), 422 for a past or invalid slot. For a full group session, `waitlist: true`

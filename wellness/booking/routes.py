@@ -54,7 +54,7 @@ from wellness.database import utcnow
 from wellness.errors import InvalidInput, NotFound, WellnessError
 from wellness.forms import ActionForm, apply_field_errors, safe_next
 from wellness.i18n import format_time_cached
-from wellness.transactions import writes
+from wellness.transactions import reads_first, writes
 
 bp = Blueprint("booking", __name__, url_prefix="/booking")
 
@@ -186,6 +186,7 @@ def _alternatives(summary: services.SlotSummary, now: datetime) -> list:
 
 @bp.route("/book", methods=["GET", "POST"])
 @role_required(WORKER)
+@reads_first  # the booking takes the write lock for its own transaction only
 def confirm():
     now = utcnow()
     slot_id = (request.values.get("slot") or request.form.get("slot_id") or "").strip()

@@ -19,9 +19,9 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -79,6 +79,7 @@ from wellness.database import utcnow
 from wellness.errors import Conflict, InvalidInput, NotFound, NotPermitted, WellnessError
 from wellness.extensions import db
 from wellness.notify import services as notify
+from wellness.transactions import writing
 
 T = TypeVar("T")
 
@@ -95,14 +96,17 @@ def _write() -> Iterator[None]:
     On SQLite a request that may write begins its transaction IMMEDIATE
     (``wellness/sqlite.py``), so a use case that reads before it writes queues for the write
     lock instead of failing; a GET that writes declares it (``wellness.transactions.writes``).
+    In a ``reads_first`` request (booking) the request has only read so far: ``writing()``
+    ends that read transaction, and the use case's own transaction takes the write lock.
     On PostgreSQL unique indexes and row locks serialise the writers.
     """
-    try:
-        yield
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    with writing():
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
 
 
 def _audited_read(view: Callable[..., T]) -> Callable[..., T]:
@@ -511,7 +515,7 @@ _TAKEN_CELLS = (
 )
 # One row each (a deliberate cross join of two primary-key lookups).
 _STATION_AND_SERVICE = (
-    select(Station, Service)
+    select(Station, Service, stamps.STATION_STAMP, stamps.COUNSELOR_STAMPS)
     .join(Service, true())
     .where(Station.id == bindparam("station_id"), Service.id == bindparam("service_id"))
 )
@@ -920,11 +924,39 @@ _INSERT_CELLS = insert(BookingCell.__table__)
 
 
 def _claim(rows: list[dict[str, Any]]) -> bool:
-    """Insert cells in a savepoint; False when any of them is already taken."""
+    """Insert cells, all or none; False when any of them is already taken.
+
+    On SQLite the cells go in one multi-row INSERT: a statement that fails there is undone
+    by itself and the transaction goes on, so no savepoint is needed (and one statement
+    costs a fifth of ``executemany``, which runs the insert and its triggers row by row).
+    PostgreSQL aborts the whole transaction on an error, so there (and for a claim too
+    large for one SQLite statement) the insert runs in a savepoint."""
     if not rows:
+        return True
+    connection = db.session.connection()
+    # (999 parameters is the smallest limit an SQLite build may have)
+    if connection.dialect.name == "sqlite" and len(rows) * len(_CELL_COLUMNS) <= 999:
+        params = tuple(row[column] for row in rows for column in _CELL_COLUMNS)
+        try:
+            connection.exec_driver_sql(_sqlite_cells_insert(len(rows)), params)
+        except IntegrityError:
+            return False
         return True
     ok, _ = _savepoint(lambda: db.session.connection().execute(_INSERT_CELLS, rows))
     return ok
+
+
+_CELL_COLUMNS = ("resource", "resource_id", "seat", "cell", "appointment_id", "group_session_id")
+
+
+@lru_cache(maxsize=64)
+def _sqlite_cells_insert(count: int) -> str:
+    """One INSERT of ``count`` cell rows with positional parameters (SQLite)."""
+    row = "(" + ", ".join("?" for _ in _CELL_COLUMNS) + ")"
+    return (
+        f"INSERT INTO booking_cells ({', '.join(_CELL_COLUMNS)}) VALUES "  # noqa: S608 - constants
+        + ", ".join(row for _ in range(count))
+    )
 
 
 def _claim_client(appointment: Appointment) -> None:
@@ -1135,6 +1167,53 @@ def _validate_individual(
     return data, start, end
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A counsellor or room slot found bookable, with what the check read and the stamps
+    (``stamps.py``) it read it under."""
+
+    station: Station
+    service: Service
+    data: _DayData
+    start: datetime
+    end: datetime
+    stamped: tuple[int, int] | None
+
+
+_STAMPS_OF_STATION = select(stamps.STATION_STAMP, stamps.COUNSELOR_STAMPS)
+
+
+def _check_slot(ref: SlotRef, now: datetime, expected_service_id: int | None = None) -> _Checked:
+    """Is this slot bookable? Raises the error to show when it is not."""
+    found = db.session.execute(
+        _STATION_AND_SERVICE, {"station_id": ref.station_id, "service_id": ref.service_id}
+    ).first()
+    if found is None:
+        raise _invalid_slot()
+    station, service, station_stamp, counselor_stamps = found
+    if not station.active or not service.active:
+        raise _invalid_slot()
+    if expected_service_id is not None and service.id != expected_service_id:
+        raise InvalidInput(
+            str(_l("Choose a time for the same service.")), {"slot_id": "other_service"}
+        )
+    data, start, end = _validate_individual(ref, service, station, now)
+    return _Checked(
+        station, service, data, start, end, stamps.fingerprint(station_stamp, counselor_stamps)
+    )
+
+
+def _recheck(checked: _Checked, ref: SlotRef, now: datetime) -> _Checked:
+    """Inside the booking's transaction: a check made before it began still holds while
+    the stamps of the station and its counsellors are unchanged (nothing the check read
+    has changed); otherwise check again. One statement when nothing changed."""
+    row = _rows(_STAMPS_OF_STATION, {"station_id": checked.station.id}).one()
+    if checked.stamped is not None and stamps.fingerprint(*row) == checked.stamped:
+        return checked
+    data, start, end = _validate_individual(ref, checked.service, checked.station, now)
+    return replace(checked, data=data, start=start, end=end)
+
+
 def _book_slot(
     user: User,
     ref: SlotRef,
@@ -1144,21 +1223,17 @@ def _book_slot(
     idempotency_key: str | None,
     actor: User | None,
     expected_service_id: int | None = None,
+    checked: _Checked | None = None,
 ) -> tuple[Appointment, AppointmentView]:
-    """Book a counsellor or room slot inside the caller's transaction."""
-    found = db.session.execute(
-        _STATION_AND_SERVICE, {"station_id": ref.station_id, "service_id": ref.service_id}
-    ).first()
-    if found is None:
-        raise _invalid_slot()
-    station, service = found
-    if not station.active or not service.active:
-        raise _invalid_slot()
-    if expected_service_id is not None and service.id != expected_service_id:
-        raise InvalidInput(
-            str(_l("Choose a time for the same service.")), {"slot_id": "other_service"}
-        )
-    data, start, end = _validate_individual(ref, service, station, now)
+    """Book a counsellor or room slot inside the caller's transaction. ``checked`` is the
+    slot's check made before the transaction began (``_check_slot``); without it the slot
+    is checked here."""
+    if checked is None:
+        checked = _check_slot(ref, now, expected_service_id)
+    else:
+        checked = _recheck(checked, ref, now)
+    station, service, data = checked.station, checked.service, checked.data
+    start, end = checked.start, checked.end
     free = _free_rooms(service, data, start, end)
     appointment = _new_appointment(
         user,
@@ -1215,13 +1290,25 @@ def book(
             idempotency_key=key,
             actor=actor,
         )
+    # Checked first, before the write transaction (in a ``reads_first`` request this runs
+    # without the write lock); inside it, one statement confirms nothing has changed.
+    existing = _existing_for_key(user.id, key)
+    if existing is not None:
+        return BookingResult(existing, existing=True)
+    checked = _check_slot(ref, now)
     try:
         with _write():
             existing = _existing_for_key(user.id, key)
             if existing is not None:
                 return BookingResult(existing, existing=True)
             appointment, view = _book_slot(
-                user, ref, now, voucher_code=voucher_code, idempotency_key=key, actor=actor
+                user,
+                ref,
+                now,
+                voucher_code=voucher_code,
+                idempotency_key=key,
+                actor=actor,
+                checked=checked,
             )
             _announce_booking(user, appointment, now, service=view.service, station=view.station)
             if actor is not None and actor.id != user.id:

@@ -1459,8 +1459,7 @@ def versions(sections, now: datetime | None = None) -> dict[str, tuple]:
 
 def _look_up_versions(sections, now: datetime | None = None) -> dict[str, tuple]:
     found: dict[str, tuple] = {}
-    db.session.commit()  # the rollups may write: their transactions begin inside ``writing``
-    with writing():
+    with writing():  # the rollups may write: their transactions begin inside it
         if "assessments" in sections:
             rollup.ensure_fresh(now)
             found["assessments"] = rollup.data_version(now)
