@@ -5,7 +5,8 @@ Why BEGIN IMMEDIATE: a request reads before it writes (at least the signed-in us
 mode a deferred transaction whose snapshot is older than another writer's commit cannot
 upgrade to a write lock and fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT;
 the busy timeout does not apply). Taking the write lock at BEGIN makes concurrent writers
-queue on the busy timeout instead, so conditional UPDATEs behave as they do on PostgreSQL.
+queue for it instead (``_begin_immediate`` polls in short steps, up to the busy timeout), so
+conditional UPDATEs behave as they do on PostgreSQL.
 SQLite has one writer at a time anyway; transactions here are short.
 
 Why plain (deferred) BEGIN for read-only requests (``wellness/transactions.py``): a
@@ -35,8 +36,10 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 BUSY_TIMEOUT_MS = 10_000
 # Waiting for the write lock: retry BEGIN IMMEDIATE after these pauses (seconds), the last
-# one repeated, until BUSY_TIMEOUT_MS has passed.
+# one repeated; after LONG_WAIT seconds of waiting, every LONG_PAUSE (many workers queueing
+# behind a long write should not spin), until BUSY_TIMEOUT_MS has passed.
 _WRITE_LOCK_PAUSES = (0.0001, 0.0002, 0.0004, 0.0008, 0.001)
+LONG_WAIT, LONG_PAUSE = 0.1, 0.005
 
 
 def _begin_immediate(conn) -> None:
@@ -51,16 +54,17 @@ def _begin_immediate(conn) -> None:
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout=0")
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        started = time.monotonic()
         tries = 0
-        while time.monotonic() < deadline:
+        while (waited := time.monotonic() - started) < BUSY_TIMEOUT_MS / 1000:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) and "busy" not in str(error):
                     raise
-            time.sleep(_WRITE_LOCK_PAUSES[min(tries, len(_WRITE_LOCK_PAUSES) - 1)])
+            pause = _WRITE_LOCK_PAUSES[min(tries, len(_WRITE_LOCK_PAUSES) - 1)]
+            time.sleep(LONG_PAUSE if waited > LONG_WAIT else pause)
             tries += 1
     finally:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
