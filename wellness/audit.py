@@ -15,7 +15,7 @@ from flask import has_request_context, request
 from sqlalchemy import JSON, Index, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from wellness.database import Base, utcnow
+from wellness.database import Base, append_only_on_postgres, utcnow
 from wellness.extensions import db
 
 
@@ -35,6 +35,9 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+append_only_on_postgres(AuditEvent.__table__)
 
 
 class AuditIsAppendOnly(RuntimeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import DDL, MetaData, Table, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy_utc import UtcDateTime
 
@@ -33,3 +33,26 @@ def utcnow() -> datetime:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def append_only_on_postgres(table: Table) -> None:
+    """On PostgreSQL, refuse UPDATE and DELETE of ``table``'s rows with a trigger, created
+    with the table by ``create_all`` (the test schema). The migrations that created the
+    real tables install the same trigger; the ORM guards refuse changes on every database.
+    """
+    name = table.name
+    event.listen(
+        table,
+        "after_create",
+        DDL(
+            f"""
+            CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION '{name} is append-only';
+            END;
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name}
+                FOR EACH ROW EXECUTE FUNCTION {name}_append_only();
+            """
+        ).execute_if(dialect="postgresql"),
+    )

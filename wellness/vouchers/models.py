@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from wellness.database import Base, utcnow
+from wellness.database import Base, append_only_on_postgres, utcnow
 from wellness.vouchers.codes import display
 
 SERVICE_CODES = ("individual", "group", "sand_table", "relaxation", "phone", "video")
@@ -300,6 +300,9 @@ class VoucherQuota(Base):
     )
     period: Mapped[str] = mapped_column(String(12), primary_key=True)  # "all", "2026", ...
     issued: Mapped[int] = mapped_column(default=0)
+
+
+append_only_on_postgres(VoucherEntry.__table__)
 
 
 class LedgerIsAppendOnly(RuntimeError):
