@@ -46,7 +46,7 @@ STATION_STAMP = (
     .label("station_stamp")
 )
 COUNSELOR_STAMPS = (
-    select(func.sum(SlotStamp.stamp / 1024))
+    select(func.sum(SlotStamp.stamp // 1024))
     .where(
         SlotStamp.kind == COUNSELOR,
         SlotStamp.ref_id.in_(
