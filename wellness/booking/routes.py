@@ -2,7 +2,7 @@
 counsellors see their agenda, mark attendance, keep notes and edit their availability;
 admins manage stations, rooms, services, counsellors and group sessions.
 
-Views parse HTTP and call services; every rule lives in ``services.py``.
+Views parse HTTP and call services; every rule lives in ``services/`` (the package).
 """
 
 from __future__ import annotations
