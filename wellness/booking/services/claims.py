@@ -129,33 +129,44 @@ _INSERT_CELLS = insert(BookingCell.__table__)
 def _claim(rows: list[dict[str, Any]]) -> bool:
     """Insert cells, all or none; False when any of them is already taken.
 
-    On SQLite the cells go in one multi-row INSERT: a statement that fails there is undone
-    by itself and the transaction goes on, so no savepoint is needed (and one statement
-    costs a fifth of ``executemany``, which runs the insert and its triggers row by row).
-    PostgreSQL aborts the whole transaction on an error, so there (and for a claim too
-    large for one SQLite statement) the insert runs in a savepoint."""
+    The cells go in one multi-row INSERT. On SQLite a statement that fails is undone by
+    itself and the transaction goes on, so no savepoint is needed (and one statement costs
+    a fifth of ``executemany``, which runs the insert and its triggers row by row).
+    PostgreSQL aborts the whole transaction on an error, so there it runs in a savepoint;
+    one statement matters there too: the slot stamps' statement trigger then runs once,
+    after every cell has passed the UNIQUE check, so a booking never holds a stamp row
+    while it waits for another booking's cell (row by row, two overlapping bookings of one
+    counsellor could each wait for the other until the deadlock detector ended one).
+    A claim too large for one statement falls back to ``executemany`` in a savepoint."""
     if not rows:
         return True
     connection = db.session.connection()
-    # (999 parameters is the smallest limit an SQLite build may have)
-    if connection.dialect.name == "sqlite" and len(rows) * len(_CELL_COLUMNS) <= 999:
-        params = tuple(row[column] for row in rows for column in _CELL_COLUMNS)
+    dialect = connection.dialect
+    if len(rows) * len(_CELL_COLUMNS) > _MAX_PARAMETERS.get(dialect.name, 0):
+        ok, _ = _savepoint(lambda: db.session.connection().execute(_INSERT_CELLS, rows))
+        return ok
+    statement = _cells_insert(len(rows), "?" if dialect.paramstyle == "qmark" else "%s")
+    params = tuple(row[column] for row in rows for column in _CELL_COLUMNS)
+    if dialect.name == "sqlite":
         try:
-            connection.exec_driver_sql(_sqlite_cells_insert(len(rows)), params)
+            connection.exec_driver_sql(statement, params)
         except IntegrityError:
             return False
         return True
-    ok, _ = _savepoint(lambda: db.session.connection().execute(_INSERT_CELLS, rows))
+    ok, _ = _savepoint(lambda: db.session.connection().exec_driver_sql(statement, params))
     return ok
 
 
 _CELL_COLUMNS = ("resource", "resource_id", "seat", "cell", "appointment_id", "group_session_id")
+# Bound parameters one statement may carry (999 is the smallest limit an SQLite build may
+# have; PostgreSQL allows 65,535).
+_MAX_PARAMETERS = {"sqlite": 999, "postgresql": 65_535}
 
 
 @lru_cache(maxsize=64)
-def _sqlite_cells_insert(count: int) -> str:
-    """One INSERT of ``count`` cell rows with positional parameters (SQLite)."""
-    row = "(" + ", ".join("?" for _ in _CELL_COLUMNS) + ")"
+def _cells_insert(count: int, placeholder: str) -> str:
+    """One INSERT of ``count`` cell rows with positional parameters."""
+    row = "(" + ", ".join(placeholder for _ in _CELL_COLUMNS) + ")"
     return (
         f"INSERT INTO booking_cells ({', '.join(_CELL_COLUMNS)}) VALUES "  # noqa: S608 - constants
         + ", ".join(row for _ in range(count))

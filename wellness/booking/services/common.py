@@ -5,6 +5,7 @@ and stable slot ids with their parsing.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from wellness.errors import InvalidInput, NotFound
 from wellness.extensions import db
 from wellness.transactions import writing
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SLOT_ID_MAX = 60
@@ -72,6 +74,8 @@ def _savepoint(work: Callable[[], T]) -> tuple[bool, T | None]:
         return False, None
     except DBAPIError as error:  # PostgreSQL: a deadlock or serialisation failure
         if getattr(getattr(error, "orig", None), "sqlstate", None) in ("40P01", "40001"):
+            # Treated as "taken", but it cost the deadlock timeout (1 s): worth knowing.
+            log.warning("booking claim ended by the database (%s)", error.orig.sqlstate)
             return False, None
         raise
 
