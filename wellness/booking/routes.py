@@ -8,6 +8,7 @@ Views parse HTTP and call services; every rule lives in ``services/`` (the packa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from flask import (
@@ -658,27 +659,40 @@ def availability(counselor_id: int):
     return _availability_page(_counselor_for(counselor_id))
 
 
+def _save_availability(counselor_id: int, index: int, save: Callable):
+    """Validate form ``index`` of the availability page and run ``save(counselor, form)``.
+    Returns (counselor, what save returned, None), or (counselor, None, the page to answer)
+    when the form or the service refused the input."""
+    counselor = _counselor_for(counselor_id)
+    forms = _availability_forms(counselor)
+    form = forms[index]
+    if not form.validate_on_submit():
+        return counselor, None, _availability_page(counselor, 400, forms)
+    try:
+        return counselor, save(counselor, form), None
+    except WellnessError as error:
+        apply_field_errors(form, error)
+        return counselor, None, _availability_page(counselor, error.status, forms)
+
+
 @bp.route("/counselors/<int:counselor_id>/availability/rules", methods=["POST"])
 @role_required(COUNSELOR, ADMIN)
 def add_rule(counselor_id: int):
-    counselor = _counselor_for(counselor_id)
-    forms = _availability_forms(counselor)
-    form = forms[0]
-    if not form.validate_on_submit():
-        return _availability_page(counselor, 400, forms)
-    try:
-        services.add_rule(
+    counselor, _row, page = _save_availability(
+        counselor_id,
+        0,
+        lambda who, form: services.add_rule(
             _me(),
-            counselor,
+            who,
             weekday=form.weekday.data,
             starts=form.starts.data,
             ends=form.ends.data,
             kind=form.kind.data,
             station_id=form.station_id.data or None,
-        )
-    except WellnessError as error:
-        apply_field_errors(form, error)
-        return _availability_page(counselor, error.status, forms)
+        ),
+    )
+    if page is not None:
+        return page
     flash(_("Weekly template updated."), "success")
     return redirect(url_for("booking.availability", counselor_id=counselor.id))
 
@@ -686,24 +700,21 @@ def add_rule(counselor_id: int):
 @bp.route("/counselors/<int:counselor_id>/availability/exceptions", methods=["POST"])
 @role_required(COUNSELOR, ADMIN)
 def add_exception(counselor_id: int):
-    counselor = _counselor_for(counselor_id)
-    forms = _availability_forms(counselor)
-    form = forms[1]
-    if not form.validate_on_submit():
-        return _availability_page(counselor, 400, forms)
-    try:
-        services.add_exception(
+    counselor, _row, page = _save_availability(
+        counselor_id,
+        1,
+        lambda who, form: services.add_exception(
             _me(),
-            counselor,
+            who,
             day=form.day.data,
             station_id=form.station_id.data or None,
             starts=form.starts.data,
             ends=form.ends.data,
             note=form.note.data,
-        )
-    except WellnessError as error:
-        apply_field_errors(form, error)
-        return _availability_page(counselor, error.status, forms)
+        ),
+    )
+    if page is not None:
+        return page
     flash(_("Date exception added."), "success")
     return redirect(url_for("booking.availability", counselor_id=counselor.id))
 
@@ -711,22 +722,20 @@ def add_exception(counselor_id: int):
 @bp.route("/counselors/<int:counselor_id>/availability/time-off", methods=["POST"])
 @role_required(COUNSELOR, ADMIN)
 def add_time_off(counselor_id: int):
-    counselor = _counselor_for(counselor_id)
-    forms = _availability_forms(counselor)
-    form = forms[2]
-    if not form.validate_on_submit():
-        return _availability_page(counselor, 400, forms)
-    try:
-        _row, clashes = services.add_time_off(
+    counselor, saved, page = _save_availability(
+        counselor_id,
+        2,
+        lambda who, form: services.add_time_off(
             _me(),
-            counselor,
+            who,
             starts_at=_local_input(form.starts_at.data),
             ends_at=_local_input(form.ends_at.data),
             reason=form.reason.data,
-        )
-    except WellnessError as error:
-        apply_field_errors(form, error)
-        return _availability_page(counselor, error.status, forms)
+        ),
+    )
+    if page is not None:
+        return page
+    _row, clashes = saved
     if clashes:
         flash(
             _(

@@ -661,6 +661,14 @@ def _claim_quota(
         _upsert(quota_table),
         [{"scope": scope, "user_id": uid, "period": period, "issued": 0} for uid in user_ids],
     )
+    return _count_against_limit(batch, scope, period, user_ids), period
+
+
+def _count_against_limit(
+    batch: VoucherBatch, scope: str, period: str, user_ids: list[int]
+) -> list[int]:
+    """One conditional UPDATE over the members' quota rows (which exist): each member
+    under the limit counts one more voucher. Returns those members, sorted."""
     allowed = db.session.scalars(
         update(quota_table)
         .where(
@@ -672,7 +680,7 @@ def _claim_quota(
         .values(issued=quota_table.c.issued + 1)
         .returning(quota_table.c.user_id)
     ).all()
-    return sorted(allowed), period
+    return sorted(allowed)
 
 
 def _claim_quota_for_recipients(
@@ -696,18 +704,7 @@ def _claim_quota_for_recipients(
             ),
         )
     )
-    allowed = db.session.scalars(
-        update(quota_table)
-        .where(
-            quota_table.c.scope == scope,
-            quota_table.c.period == period,
-            quota_table.c.user_id.in_(user_ids),
-            quota_table.c.issued < batch.per_member_limit,
-        )
-        .values(issued=quota_table.c.issued + 1)
-        .returning(quota_table.c.user_id)
-    ).all()
-    return sorted(allowed), period
+    return _count_against_limit(batch, scope, period, user_ids), period
 
 
 def _issue(
