@@ -8,7 +8,7 @@ WORKERS ?= 3
 export FLASK_APP := wellness
 
 .PHONY: help run test test-pg lint fmt install install-test translations compile-translations \
-        db-upgrade seed scheduler clean
+        db-upgrade seed scheduler clean system-packages
 
 help:
 	@echo "make run        install, migrate, load demo data, serve on http://127.0.0.1:$(PORT) + scheduler"
@@ -61,10 +61,13 @@ run: compile-translations db-upgrade
 scheduler: install
 	$(BIN)/flask scheduler run
 
-test: install-test compile-translations
+system-packages:
+	@bash scripts/system-packages.sh
+
+test: install-test compile-translations system-packages
 	$(BIN)/python -m pytest
 
-test-pg: install-test compile-translations
+test-pg: install-test compile-translations system-packages
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest
 

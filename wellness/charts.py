@@ -1,13 +1,16 @@
 """Shared matplotlib set-up for server-side charts: the Figure API only, Agg, CJK fonts.
 
 Nothing happens at import time; ``chart_font()`` configures fonts once per process. With no
-CJK font installed, charts still render with English labels and one warning is logged.
+CJK font installed, charts still render (the pages pass English labels) and one warning is
+logged; ``png_bytes()`` keeps matplotlib's per-glyph warnings out of the logs and the tests.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,3 +53,15 @@ def chart_font() -> str | None:
 
 def has_cjk_font() -> bool:
     return chart_font() is not None
+
+
+def png_bytes(fig, **savefig_kwargs) -> bytes:
+    """Render a Figure to PNG. Missing-glyph warnings are silenced here, once for all charts:
+    ``chart_font()`` has already logged the one useful line (install fonts-noto-cjk)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning
+        )
+        fig.savefig(buffer, format="png", **savefig_kwargs)
+    return buffer.getvalue()

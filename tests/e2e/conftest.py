@@ -16,7 +16,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+        pytest.skip("Debian chromium is missing: sudo apt-get install chromium fonts-noto-cjk")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from wellness.charts import chart_font
+from wellness.charts import chart_font, png_bytes
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # Light fills from calm to alarming; bands are shaded in order of severity.
@@ -98,6 +97,4 @@ def history_png(
     ax.set_ylabel(y_label, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(axis="y", color="#d0d5dd", linewidth=0.5)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(fig)

@@ -7,11 +7,10 @@ in already translated; ``wellness.charts.chart_font()`` sets up the CJK font onc
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 
-from wellness.charts import chart_font
+from wellness.charts import chart_font, png_bytes
 
 Series = Sequence[tuple[str, Sequence[float | int | None]]]
 
@@ -44,9 +43,7 @@ def _figure(width: float, height: float):
 
 
 def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", facecolor="white")
-    return buffer.getvalue()
+    return png_bytes(fig, facecolor="white")
 
 
 def _style(ax, title: str, y_label: str = "") -> None:
