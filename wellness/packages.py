@@ -22,6 +22,9 @@ FEATURE_PACKAGES = (
     "booking",
     "vouchers",
     "learning",
+    "messaging",
+    "care",
+    "feedback",
     "hotline",
     "reports",
 )

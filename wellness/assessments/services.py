@@ -303,7 +303,7 @@ def send_rescreen_reminders(now: datetime | None = None, limit: int = 500) -> in
             body=reminder_body(inst, lang),
             link=f"/assessments/{inst.code}",
             dedupe_key=f"rescreen:{response.id}",
-            email=False,
+            external=False,
             now=now,
         )
         sent += 1

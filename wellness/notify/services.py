@@ -32,7 +32,7 @@ def queue(
     *,
     link: str | None = None,
     dedupe_key: str | None = None,
-    email: bool = True,
+    external: bool = True,
     now: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Queue an in-app message, plus an e-mail when the user has an address."""
@@ -51,7 +51,7 @@ def queue(
             sent_at=now,
         )
     ]
-    if email and getattr(user, "email", None):
+    if external and getattr(user, "email", None):
         messages.append(
             OutboxMessage(
                 user_id=user.id,

@@ -15,6 +15,7 @@ class FlagSource(StrEnum):
     ASSESSMENT = "assessment"
     HOTLINE = "hotline"
     MANUAL = "manual"
+    MESSAGE = "message"  # raised from a conversation with a counsellor
     DETERIORATION = "deterioration"
 
 

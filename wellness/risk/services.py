@@ -491,7 +491,7 @@ def save_safety_plan(
             )
         ),
         link="/risk/my-safety-plan",
-        email=False,
+        external=False,
         now=now,
     )
     db.session.commit()
