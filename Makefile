@@ -53,10 +53,7 @@ run: compile-translations db-upgrade
 	@if $(BIN)/flask seed is-empty; then $(BIN)/flask seed demo; \
 	else echo "Database has data; demo logins (password Wellness-2026): admin 13800138000, counselor 13800138101, worker 13900000000"; fi
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops the web server and the scheduler)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/flask scheduler run & \
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - \
-		'wellness:create_app()'
+	@bash scripts/serve.sh $(BIN) $(PORT) $(WORKERS)
 
 scheduler: install
 	$(BIN)/flask scheduler run
