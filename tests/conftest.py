@@ -74,6 +74,7 @@ def app(tmp_path_factory, database_uri):
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "LOGIN_RATE_LIMIT": "1000 per minute",
             "REGISTER_RATE_LIMIT": "1000 per minute",
+            "RESET_RATE_LIMIT": "1000 per minute",
             "SCHEDULER_LOCK_FILE": str(tmp / "scheduler.lock"),
         },
     )

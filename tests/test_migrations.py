@@ -6,13 +6,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, text
+from sqlalchemy import column, insert, table, text
 
 from tests.conftest import postgres_base_url, scratch_postgres_database
 from wellness import create_app
-from wellness.auth.models import User
 from wellness.booking.models import CounselorStation, Station
 from wellness.config import TestingConfig
+from wellness.database import utcnow
 from wellness.extensions import db
 
 
@@ -77,11 +77,29 @@ def test_migrated_database_has_the_triggers_create_all_makes(app, empty_database
     with migrated.app_context():
         upgrade(revision="0009_risk_rollup")
         with db.engine.begin() as conn:
-            user = conn.execute(
-                insert(User).values(
-                    phone="+8613700000001", name="王静", role="counselor", password_hash="x"
+            # The users table as revision 0009 has it (later revisions add columns).
+            users_0009 = table(
+                "users",
+                *(column(name) for name in ("id", "phone", "name", "role", "password_hash")),
+                *(column(name) for name in ("active", "session_version")),
+                *(column(name) for name in ("created_at", "updated_at")),
+            )
+            stamp = utcnow()
+            conn.execute(
+                insert(users_0009).values(
+                    phone="+8613700000001",
+                    name="王静",
+                    role="counselor",
+                    password_hash="x",
+                    active=True,
+                    session_version=1,
+                    created_at=stamp,
+                    updated_at=stamp,
                 ),  # fmt: skip
-            ).inserted_primary_key[0]
+            )
+            user = conn.execute(
+                text("SELECT id FROM users WHERE phone = '+8613700000001'")
+            ).scalar()
             station = conn.execute(
                 insert(Station).values(
                     name="江北站",

@@ -107,6 +107,13 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
     REGISTER_RATE_LIMIT = _env("REGISTER_RATE_LIMIT", "10 per hour")
+    # Password reset by SMS code: per client address (the route's limiter) and per number
+    # (counted in the database, so it holds across processes).
+    RESET_RATE_LIMIT = _env("RESET_RATE_LIMIT", "5 per minute;20 per hour")
+    RESET_CODE_MINUTES = int(_env("RESET_CODE_MINUTES", "10"))
+    RESET_CODE_MAX_ATTEMPTS = 5
+    RESET_CODES_PER_15_MINUTES = 3
+    RESET_CODES_PER_DAY = 10
 
     # Bearer tokens for the JSON API (mobile app).
     API_TOKEN_HOURS = _env_int("API_TOKEN_HOURS", 24 * 30)
@@ -129,6 +136,18 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "wellness@localhost")
     MAIL_BACKEND = _env("MAIL_BACKEND", "smtp" if _env("MAIL_SERVER") else "console")
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+
+    # Notify channels (SMS + quiet hours). SMS_BACKEND: console (logs) or aliyun (Dysmsapi).
+    SMS_BACKEND = _env("SMS_BACKEND", "console")
+    SMS_ALIYUN_ACCESS_KEY_ID = _env("SMS_ALIYUN_ACCESS_KEY_ID")
+    SMS_ALIYUN_ACCESS_KEY_SECRET = _env("SMS_ALIYUN_ACCESS_KEY_SECRET")
+    SMS_ALIYUN_SIGN_NAME = _env("SMS_ALIYUN_SIGN_NAME")
+    SMS_ALIYUN_TEMPLATE_NOTICE = _env("SMS_ALIYUN_TEMPLATE_NOTICE")
+    SMS_ALIYUN_TEMPLATE_CODE = _env("SMS_ALIYUN_TEMPLATE_CODE")
+    SMS_HTTP_URL = _env("SMS_HTTP_URL", "https://dysmsapi.aliyuncs.com/")
+    SMS_HTTP_TIMEOUT = _env_int("SMS_HTTP_TIMEOUT", 5)
+    QUIET_HOURS = _env("QUIET_HOURS", "22:00-08:00")  # Beijing time; SMS waits unless urgent
+    OUTBOX_KICK = _env_bool("OUTBOX_KICK", True)  # deliver in a background thread on commit
 
     # Crisis resources: rendered on every page without touching the database.
     HOTLINE_NUMBERS = _local_hotlines()
@@ -209,6 +228,8 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = True  # login limit raised in tests; one test lowers it
     RATELIMIT_STORAGE_URI = "memory://"
     MAIL_BACKEND = "locmem"
+    SMS_BACKEND = "console"
+    OUTBOX_KICK = False  # tests deliver with deliver_due() themselves
     # Cheap hashes keep the suite fast; production keeps the argon2id defaults above.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

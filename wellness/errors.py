@@ -39,6 +39,10 @@ class NotPermitted(WellnessError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(NotPermitted):
+    code = "password_change_required"
+
+
 class Conflict(WellnessError):
     status = 409
     code = "conflict"

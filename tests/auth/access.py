@@ -15,4 +15,10 @@ ACCESS = {
     "auth.create_user": frozenset({ADMIN}),
     "auth.edit_user": frozenset({ADMIN}),
     "auth.org_units": frozenset({ADMIN}),
+    "auth.forgot_password": EVERYONE,
+    "auth.reset_password": EVERYONE,
+    "auth.admin_reset_password": frozenset({ADMIN}),
+    "api.request_password_reset": EVERYONE,
+    "api.confirm_password_reset": EVERYONE,
+    "api.change_password": SIGNED_IN,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +11,8 @@ from wellness.database import utcnow
 from wellness.extensions import db
 from wellness.notify import services
 from wellness.notify.models import OutboxMessage
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing: outside quiet hours
 
 
 def test_queue_is_committed_by_the_caller_only(app, make_user):
@@ -22,7 +24,7 @@ def test_queue_is_committed_by_the_caller_only(app, make_user):
         services.queue(user, "主题", "正文")
         db.session.commit()
         channels = sorted(m.channel for m in db.session.scalars(select(OutboxMessage)))
-    assert channels == ["email", "inapp"]
+    assert channels == ["email", "inapp"]  # no saved choice: no SMS
 
 
 def test_delivery_sends_and_is_idempotent(app, make_user):
@@ -30,10 +32,10 @@ def test_delivery_sends_and_is_idempotent(app, make_user):
     mailman = app.extensions["mailman"]
     mailman.outbox = []
     with app.app_context():
-        services.queue(user, "预约提醒", "明天 14:00", link="/booking/1")
+        services.queue(user, "预约提醒", "明天 14:00", link="/booking/1", now=NOW)
         db.session.commit()
-        first = services.deliver_due()
-        second = services.deliver_due()
+        first = services.deliver_due(now=NOW)
+        second = services.deliver_due(now=NOW)
     assert first["sent"] == 1 and second["sent"] == 0
     assert len(mailman.outbox) == 1
     assert mailman.outbox[0].subject == "预约提醒" and mailman.outbox[0].to == ["w@example.com"]
@@ -48,12 +50,12 @@ def test_failing_mail_server_delays_never_loses(app, make_user, monkeypatch):
         raise ConnectionRefusedError("smtp down")
 
     monkeypatch.setattr("flask_mailman.EmailMessage.send", broken_send)
-    now = utcnow()
+    now = NOW
     with app.app_context():
-        services.queue(user, "s", "b", now=now)
+        services.queue(user, "s", "b", now=now, external=True, channels=("email",))
         db.session.commit()
         result = services.deliver_due(now=now)
-        assert result == {"sent": 0, "retry": 1, "failed": 0, "skipped": 0}
+        assert result == {"sent": 0, "retry": 1, "failed": 0, "skipped": 0, "deferred": 0}
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "email"))
         assert message.status == "pending" and message.attempts == 1
         assert "smtp down" in message.last_error
@@ -73,7 +75,7 @@ def test_gives_up_after_max_attempts(app, make_user, monkeypatch):
     app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     try:
         with app.app_context():
-            services.queue(user, "s", "b")
+            services.queue(user, "s", "b", channels=("email",))
             db.session.commit()
             now = utcnow()
             services.deliver_due(now=now)

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import Field
 
-from wellness.api.routes import api_auth, bearer_token, bp
+from wellness.api.routes import api_auth, bearer_token, before_password_change, bp
 from wellness.api.spec import Body, Out, api_spec, responses
-from wellness.auth import services
+from wellness.auth import reset, services
 from wellness.extensions import limiter
 
 
@@ -126,3 +126,73 @@ def withdraw_consent():
     """Withdraw consent; new assessments then need it again."""
     services.withdraw_consent(current_user._get_current_object())
     return _consent_out()
+
+
+# ----------------------------------------------------------------------------- passwords
+
+
+class ResetRequest(Body):
+    phone: str = Field(min_length=1, max_length=24)
+
+
+class ResetConfirm(Body):
+    phone: str = Field(min_length=1, max_length=24)
+    code: str = Field(min_length=1, max_length=12)
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+class PasswordChange(Body):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+class ResetAccepted(Out):
+    message: str
+
+
+def _reset_limit() -> str:
+    return current_app.config["RESET_RATE_LIMIT"]
+
+
+@bp.post("/auth/password-reset")
+@limiter.limit(_reset_limit)
+@api_spec.validate(
+    json=ResetRequest,
+    resp=responses("HTTP_202", ResetAccepted, "HTTP_422"),
+    tags=["auth"],
+    security={},
+)
+def request_password_reset(json: ResetRequest):
+    """Send a one-time code by SMS. The answer is the same whether or not the number exists."""
+    reset.request_code(json.phone)
+    message = _(
+        "If this number is registered, we have sent a code to it by SMS. It is valid "
+        "for %(n)s minutes.",
+        n=current_app.config["RESET_CODE_MINUTES"],
+    )
+    return ResetAccepted(message=message), 202
+
+
+@bp.post("/auth/password-reset/confirm")
+@limiter.limit(_reset_limit)
+@api_spec.validate(
+    json=ResetConfirm, resp=responses("HTTP_200", Empty, "HTTP_422"), tags=["auth"], security={}
+)
+def confirm_password_reset(json: ResetConfirm):
+    """Set a new password with the code; every session and token of the account ends."""
+    reset.reset_with_code(json.phone, json.code, json.new_password)
+    return Empty()
+
+
+@bp.post("/auth/password")
+@api_auth()
+@api_spec.validate(
+    json=PasswordChange, resp=responses("HTTP_200", Empty, "HTTP_422"), tags=["auth"]
+)
+@before_password_change
+def change_password(json: PasswordChange):
+    """Change the password (also after an admin's reset); every token of the account ends."""
+    services.change_password(
+        current_user._get_current_object(), json.current_password, json.new_password
+    )
+    return Empty()

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from wellness.api.spec import api_spec
-from wellness.errors import NotPermitted, WellnessError
+from wellness.errors import NotPermitted, PasswordChangeRequired, WellnessError
 from wellness.packages import feature_modules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,6 +60,12 @@ def session_user_loader(session_id: str):
     return load_user(session_id)
 
 
+def before_password_change(view: Callable) -> Callable:
+    """Mark an endpoint usable while an admin's reset still asks for a new password."""
+    view.allowed_before_password_change = True  # type: ignore[attr-defined]
+    return view
+
+
 def api_auth(*roles: str) -> Callable:
     """Require a valid bearer token (401) and, when given, one of ``roles`` (403)."""
 
@@ -70,6 +76,12 @@ def api_auth(*roles: str) -> Callable:
                 raise Unauthorized(_("A valid bearer token is required."))
             if roles and not current_user.has_role(*roles):
                 raise NotPermitted(_("Your role cannot use this endpoint."))
+            if current_user.must_change_password and not getattr(
+                view, "allowed_before_password_change", False
+            ):
+                raise PasswordChangeRequired(
+                    _("Your password was reset by an administrator. Choose your own first.")
+                )
             return view(*args, **kwargs)
 
         return wrapped

@@ -50,6 +50,17 @@ class RegisterForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 8 characters."),
     )
+    email = StringField(
+        _l("E-mail (optional)"),
+        validators=[Optional(), Length(max=254)],
+        render_kw={"type": "email", "autocomplete": "email", "inputmode": "email"},
+        description=_l("Reminders and replies also reach you by e-mail."),
+    )
+    sms = BooleanField(
+        _l("Send me reminders and replies by SMS"),
+        default=True,
+        description=_l("Messages never contain your results; quiet from 22:00 to 08:00."),
+    )
     submit = SubmitField(_l("Create account"))
 
 
@@ -65,6 +76,38 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(_l("Change password"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    phone = StringField(
+        _l("Mobile number"), validators=[DataRequired(), Length(max=24)], render_kw=PHONE_ATTRS
+    )
+    submit = SubmitField(_l("Send me a code"))
+
+
+class ResetPasswordForm(FlaskForm):
+    phone = StringField(
+        _l("Mobile number"), validators=[DataRequired(), Length(max=24)], render_kw=PHONE_ATTRS
+    )
+    code = StringField(
+        _l("Code from the SMS"),
+        validators=[DataRequired(), Length(min=6, max=6)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 6},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=8, max=128)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Set the new password"))
+
+
+class AdminResetPasswordForm(FlaskForm):
+    confirm = BooleanField(
+        _l("Yes, sign this person out and give them a temporary password"),
+        validators=[DataRequired()],
+    )
+    submit = SubmitField(_l("Reset password"))
 
 
 class ConsentForm(FlaskForm):

@@ -52,6 +52,8 @@ class User(TimestampMixin, Base):
     session_version: Mapped[int] = mapped_column(default=1)
     locale: Mapped[str | None] = mapped_column(String(8))
     email: Mapped[str | None] = mapped_column(String(254))
+    # Set by an admin's password reset: every page leads to the change-password form first.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None]
 
     org_unit: Mapped[OrgUnit | None] = relationship()
@@ -110,3 +112,19 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordResetCode(Base):
+    """A one-time code sent by SMS. Only an HMAC of the code is stored; a code works once,
+    expires, dies after a few wrong tries, and a newer request supersedes it."""
+
+    __tablename__ = "password_reset_codes"
+    __table_args__ = (Index("ix_password_reset_codes_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -20,16 +20,19 @@ from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
 from wellness import privacy
-from wellness.auth import services
+from wellness.auth import reset, services
 from wellness.auth.decorators import role_required
 from wellness.auth.forms import (
+    AdminResetPasswordForm,
     ChangePasswordForm,
     ConsentForm,
     DeleteAccountForm,
+    ForgotPasswordForm,
     LoginForm,
     LogoutForm,
     OrgUnitForm,
     RegisterForm,
+    ResetPasswordForm,
     UserCreateForm,
     UserEditForm,
     WithdrawConsentForm,
@@ -107,7 +110,12 @@ def register():
     if form.validate_on_submit():
         try:
             user = services.register_worker(
-                form.phone.data, form.name.data, form.password.data, form.org_unit_id.data or None
+                form.phone.data,
+                form.name.data,
+                form.password.data,
+                form.org_unit_id.data or None,
+                email_address=form.email.data,
+                sms=form.sms.data,
             )
         except WellnessError as error:
             apply_field_errors(form, error)
@@ -146,6 +154,85 @@ def change_password():
     elif request.method == "POST":
         status = 400
     return render_template("auth/change_password.html", form=form), status
+
+
+def _reset_limit() -> str:
+    return current_app.config["RESET_RATE_LIMIT"]
+
+
+# Views a member who must change the password can still reach.
+PASSWORD_CHANGE_EXEMPT = frozenset({"auth.change_password", "auth.logout", "static"})
+
+
+@bp.before_app_request
+def require_password_change():
+    """After an admin's reset, every page leads to the change-password form first."""
+    if request.endpoint in PASSWORD_CHANGE_EXEMPT or request.path.startswith("/api/"):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        flash(_("Your password was reset by an administrator. Choose your own now."), "warning")
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        reset.request_code(form.phone.data)
+        flash(
+            _(
+                "If this number is registered, we have sent a code to it by SMS. It is valid "
+                "for %(n)s minutes.",
+                n=current_app.config["RESET_CODE_MINUTES"],
+            ),
+            "info",
+        )
+        return redirect(url_for("auth.reset_password", phone=form.phone.data.strip()[:24]))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/forgot_password.html", form=form), status
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_password():
+    form = ResetPasswordForm()
+    if request.method == "GET" and request.args.get("phone"):
+        form.phone.data = request.args["phone"][:24]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reset.reset_with_code(form.phone.data, form.code.data, form.new_password.data)
+        except WellnessError as error:
+            apply_field_errors(form, error)
+            status = error.status
+        else:
+            logout_user()
+            session.clear()
+            flash(_("Your password is changed. Sign in with the new one."), "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/reset_password.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@role_required(Role.ADMIN.value)
+def admin_reset_password(user_id: int):
+    user = services.get_user(user_id)
+    if not AdminResetPasswordForm().validate_on_submit():
+        flash(_("Tick the box to confirm the reset."), "error")
+        return redirect(url_for("auth.edit_user", user_id=user.id)), 303
+    try:
+        temporary = reset.admin_reset(current_user._get_current_object(), user)
+    except WellnessError as error:
+        flash(error.message, "error")
+        return redirect(url_for("auth.edit_user", user_id=user.id)), 303
+    response = render_template("auth/temporary_password.html", user=user, temporary=temporary)
+    return response, 200, {"Cache-Control": "no-store"}
 
 
 @bp.route("/consent", methods=["GET", "POST"])
@@ -288,7 +375,9 @@ def edit_user(user_id: int):
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("auth.edit_user", user_id=user.id))
-    return render_template("auth/edit_user.html", form=form, user=user)
+    return render_template(
+        "auth/edit_user.html", form=form, user=user, reset_form=AdminResetPasswordForm()
+    )
 
 
 @bp.route("/org-units", methods=["GET", "POST"])

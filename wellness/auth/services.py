@@ -137,8 +137,30 @@ def create_user(
     return user
 
 
-def register_worker(phone: str, name: str, password: str, org_unit_id: int | None) -> User:
-    return create_user(phone=phone, name=name, password=password, org_unit_id=org_unit_id)
+def register_worker(
+    phone: str,
+    name: str,
+    password: str,
+    org_unit_id: int | None,
+    *,
+    email_address: str | None = None,
+    sms: bool = True,
+) -> User:
+    """A new member with the channels they chose (in-app always; SMS; e-mail optional)."""
+    from wellness.notify import services as notify
+
+    user = create_user(
+        phone=phone, name=name, password=password, org_unit_id=org_unit_id, commit=False
+    )
+    try:
+        notify.save_channels(
+            user, sms=sms, email_address=email_address, email=bool(email_address), commit=False
+        )
+    except InvalidInput:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return user
 
 
 def authenticate(phone_raw: str, password: str, now: datetime | None = None) -> User:
@@ -199,6 +221,7 @@ def change_password(user: User, current: str, new: str) -> None:
         )
     check_password_policy(new, "new_password", phone=user.phone)
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     revoke_sessions(user)
     audit.record(user, "auth.password_change", user)
     db.session.commit()

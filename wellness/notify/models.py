@@ -12,6 +12,11 @@ from wellness.database import Base, utcnow
 class Channel(StrEnum):
     INAPP = "inapp"
     EMAIL = "email"
+    SMS = "sms"
+
+
+# Channels that the delivery job sends through a provider (in-app rows are sent on commit).
+EXTERNAL_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value)
 
 
 class OutboxStatus(StrEnum):
@@ -49,3 +54,21 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    # Urgent messages (crisis, one-time codes) ignore quiet hours.
+    urgent: Mapped[bool] = mapped_column(default=False)
+    # The body holds a secret (a one-time code): scrubbed to "******" once sent.
+    sensitive: Mapped[bool] = mapped_column(default=False)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class NotificationPreference(Base):
+    """A member's external channels. In-app is always on; no row means the defaults."""
+
+    __tablename__ = "notify_preferences"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sms: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
