@@ -14,6 +14,8 @@ ACCESS = {
     "risk.my_safety_plan": frozenset({WORKER}),
     "risk.request_callback": frozenset({WORKER}),
     "risk.supervision": frozenset({ADMIN}),
+    "risk.supervise_case": frozenset({ADMIN}),
+    "risk.transfer_case": C,
     "api.risk_queue": C,
     "api.claim_flag": C,
     "api.resolve_flag": C,

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from wellness.risk.models import ContactChannel, FollowUpKind, Outcome
+from wellness.risk.models import ContactChannel, FollowUpKind, Outcome, TransferReason
 
 
 def outcome_choices():
@@ -86,3 +86,31 @@ class CallbackForm(FlaskForm):
 class FollowUpDoneForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)])
     submit = SubmitField(_l("Done"))
+
+
+def transfer_reason_choices():
+    labels = {
+        TransferReason.WORKLOAD: _l("Workload"),
+        TransferReason.EXPERTISE: _l("Another counsellor fits better"),
+        TransferReason.AVAILABILITY: _l("Leave or end of shift"),
+        TransferReason.PERSON_ASKED: _l("The person asked for someone else"),
+        TransferReason.UNCLAIMED: _l("Nobody claimed it in time"),
+    }
+    return [SelectChoice(reason.value, label) for reason, label in labels.items()]
+
+
+class TransferForm(FlaskForm):
+    to_user_id = SelectField(
+        _l("Hand the case to"),
+        coerce=int,
+        validators=[DataRequired(message=_l("Choose a counsellor."))],
+    )
+    reason = SelectField(
+        _l("Reason"),
+        choices=transfer_reason_choices(),
+        validators=[DataRequired(message=_l("Choose a reason."))],
+    )
+    note = TextAreaField(
+        _l("Note for the new counsellor"), validators=[Optional(), Length(max=1000)]
+    )
+    submit = SubmitField(_l("Hand over"))

@@ -177,3 +177,29 @@ class SafetyPlan(Base):
     safe_environment: Mapped[str] = mapped_column(Text, default="")
     written_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransferReason(StrEnum):
+    WORKLOAD = "workload"
+    EXPERTISE = "expertise"  # another counsellor fits the person better
+    AVAILABILITY = "availability"  # leave, shift end
+    PERSON_ASKED = "person_asked"
+    UNCLAIMED = "unclaimed"  # a supervisor assigns a case nobody claimed in time
+
+
+class RiskTransfer(Base):
+    """Every assignment or hand-over of a case, with its reason. The free-text note lives
+    here (erased with the person's data), never in the append-only audit trail."""
+
+    __tablename__ = "risk_transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("risk_flags.id", ondelete="CASCADE"), index=True
+    )
+    from_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

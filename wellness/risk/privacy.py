@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from wellness.extensions import db
-from wellness.risk.models import ContactAttempt, FollowUp, RiskFlag, RiskTrigger, SafetyPlan
+from wellness.risk.models import (
+    ContactAttempt,
+    FollowUp,
+    RiskFlag,
+    RiskTransfer,
+    RiskTrigger,
+    SafetyPlan,
+)
 
 
 def export_for(user_id: int) -> dict:
@@ -47,6 +54,7 @@ def erase_for(user_id: int, now: datetime) -> None:
     flag_ids = select(RiskFlag.id).where(RiskFlag.person_id == user_id)
     db.session.execute(delete(ContactAttempt).where(ContactAttempt.flag_id.in_(flag_ids)))
     db.session.execute(delete(RiskTrigger).where(RiskTrigger.flag_id.in_(flag_ids)))
+    db.session.execute(delete(RiskTransfer).where(RiskTransfer.flag_id.in_(flag_ids)))
     db.session.execute(delete(FollowUp).where(FollowUp.person_id == user_id))
     db.session.execute(delete(SafetyPlan).where(SafetyPlan.person_id == user_id))
     db.session.execute(delete(RiskFlag).where(RiskFlag.person_id == user_id))

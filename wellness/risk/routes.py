@@ -13,13 +13,14 @@ from wellness.auth.decorators import role_required
 from wellness.database import utcnow
 from wellness.errors import Conflict, NotPermitted, WellnessError
 from wellness.forms import ActionForm, apply_field_errors
-from wellness.risk import services
+from wellness.risk import services, transfers
 from wellness.risk.forms import (
     CallbackForm,
     ContactForm,
     FollowUpDoneForm,
     ResolveForm,
     SafetyPlanForm,
+    TransferForm,
 )
 from wellness.risk.models import FlagLevel, FlagStatus
 from wellness.transactions import writes
@@ -53,6 +54,8 @@ def queue():
         level=level, mine=request.args.get("mine") == "1", org_unit_id=org_unit_id
     )
     flags = services.queue(me(), filters)
+    loads = transfers.caseloads()
+    counselors = transfers.active_counselors()
     follow_ups = services.follow_ups_due(me())
     people = services.people_by_id(f.person_id for f in flags)
     holders = services.people_by_id(f.claimed_by_id for f in flags if f.claimed_by_id)
@@ -68,6 +71,7 @@ def queue():
         units=auth_services.org_unit_tree(),
         done_form=FollowUpDoneForm(),
         follow_up_people=services.people_by_id(fu.person_id for fu in follow_ups),
+        caseloads=[(c, loads.get(c.id, 0)) for c in counselors],
     )
 
 
@@ -111,6 +115,7 @@ def view_flag(flag_id: int):
         resolve_form=ResolveForm(),
         action_form=ActionForm(),
         plan=services.latest_safety_plan(flag.person_id),
+        transfer_form=_transfer_form(exclude=flag.claimed_by_id),
         other_flags=[f for f in services.flags_for_person(flag.person_id) if f.id != flag.id],
     )
 
@@ -246,4 +251,66 @@ def supervision():
         days=days,
         levels=[lv.value for lv in FlagLevel],
         statuses=[s.value for s in FlagStatus],
+    )
+
+
+def _transfer_form(exclude: int | None = None) -> TransferForm:
+    form = TransferForm()
+    loads = transfers.caseloads()
+    form.to_user_id.choices = [
+        (c.id, f"{c.name} ({loads.get(c.id, 0)})")
+        for c in transfers.active_counselors()
+        if c.id != exclude
+    ]
+    return form
+
+
+def _hand_over(flag_id: int, back: str):
+    form = _transfer_form()
+    if not form.validate_on_submit():
+        for field, errors in form.errors.items():
+            label = getattr(form, field).label.text if hasattr(form, field) else field
+            flash(f"{label}: {' '.join(str(e) for e in errors)}", "error")
+        return redirect(back), 303
+    try:
+        flag = transfers.transfer(
+            me(), flag_id, form.to_user_id.data, form.reason.data, form.note.data or ""
+        )
+    except WellnessError as error:
+        flash(error.message, "error")
+        return redirect(back), error.status if error.status == 409 else 303
+    holder = services.people_by_id([flag.claimed_by_id]).get(flag.claimed_by_id)
+    flash(_("The case is now with %(name)s.", name=holder.name if holder else "?"), "success")
+    return None
+
+
+@bp.route("/flags/<int:flag_id>/transfer", methods=["POST"])
+@role_required("counselor")
+def transfer_case(flag_id: int):
+    failed = _hand_over(flag_id, url_for("risk.view_flag", flag_id=flag_id))
+    return failed or redirect(url_for("risk.queue"))
+
+
+@bp.route("/supervise/<int:flag_id>", methods=["GET", "POST"])
+@role_required("admin")
+@writes  # audited read
+def supervise_case(flag_id: int):
+    """Where an escalation notice leads a supervisor: who handles the case, since when,
+    the counsellors' caseloads, and assign/reassign. No clinical content."""
+    if request.method == "POST":
+        failed = _hand_over(flag_id, url_for("risk.supervise_case", flag_id=flag_id))
+        return failed or redirect(url_for("risk.supervise_case", flag_id=flag_id))
+    flag = transfers.supervision_view(me(), flag_id)
+    loads = transfers.caseloads()
+    history = transfers.transfers_for(flag.id)
+    ids = [flag.claimed_by_id, *(t.to_id for t in history), *(t.from_id for t in history)]
+    names = services.people_by_id(i for i in ids if i is not None)
+    return render_template(
+        "risk/supervise.html",
+        flag=flag,
+        now=utcnow(),
+        names=names,
+        history=history,
+        caseloads=[(c, loads.get(c.id, 0)) for c in transfers.active_counselors()],
+        form=_transfer_form(exclude=flag.claimed_by_id),
     )

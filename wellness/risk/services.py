@@ -565,7 +565,7 @@ def escalate_overdue(now: datetime | None = None, limit: int = 500) -> int:
                 admin,
                 f"风险个案超时未认领 / Risk case unclaimed past its deadline (#{flag.id})",
                 f"等级 level: {flag.level}; 截止 due: {flag.due_at.isoformat(timespec='minutes')}",
-                link=f"/risk/flags/{flag.id}",
+                link=f"/risk/supervise/{flag.id}",
                 dedupe_key=f"risk-escalation:{flag.id}:{flag.reopened_count}:{admin.id}",
                 now=now,
             )
