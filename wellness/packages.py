@@ -22,9 +22,6 @@ FEATURE_PACKAGES = (
     "booking",
     "vouchers",
     "learning",
-    "messaging",
-    "care",
-    "feedback",
     "hotline",
     "reports",
 )

@@ -1,7 +1,7 @@
 """risk: case hand-overs (assign, reassign, transfer) with their reasons
 
 Revision ID: 0015_risk_queue
-Revises: 0014_care
+Revises: 0012_auth_reset
 Create Date: 2026-12-05 19:45:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy_utc
 
 # revision identifiers, used by Alembic.
 revision = '0015_risk_queue'
-down_revision = '0014_care'
+down_revision = '0012_auth_reset'
 branch_labels = None
 depends_on = None
 

@@ -131,6 +131,15 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
+def _signed_out_to_login(message: str):
+    """After a password change or reset: this browser's session ends too (the service has
+    already revoked every other one)."""
+    logout_user()
+    session.clear()
+    flash(message, "success")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def change_password():
@@ -147,10 +156,9 @@ def change_password():
             apply_field_errors(form, error)
             status = error.status
         else:
-            logout_user()
-            session.clear()
-            flash(_("Password changed. Please sign in again on every device."), "success")
-            return redirect(url_for("auth.login"))
+            return _signed_out_to_login(
+                _("Password changed. Please sign in again on every device.")
+            )
     elif request.method == "POST":
         status = 400
     return render_template("auth/change_password.html", form=form), status
@@ -210,10 +218,7 @@ def reset_password():
             apply_field_errors(form, error)
             status = error.status
         else:
-            logout_user()
-            session.clear()
-            flash(_("Your password is changed. Sign in with the new one."), "success")
-            return redirect(url_for("auth.login"))
+            return _signed_out_to_login(_("Your password is changed. Sign in with the new one."))
     elif request.method == "POST":
         status = 400
     return render_template("auth/reset_password.html", form=form), status

@@ -567,6 +567,7 @@ def escalate_overdue(now: datetime | None = None, limit: int = 500) -> int:
                 f"等级 level: {flag.level}; 截止 due: {flag.due_at.isoformat(timespec='minutes')}",
                 link=f"/risk/supervise/{flag.id}",
                 dedupe_key=f"risk-escalation:{flag.id}:{flag.reopened_count}:{admin.id}",
+                urgent=flag.level == FlagLevel.CRITICAL.value,  # through quiet hours
                 now=now,
             )
         audit.record(None, "risk.escalate", flag, {"level": flag.level})
