@@ -106,7 +106,7 @@ class TransferForm(FlaskForm):
         validators=[DataRequired(message=_l("Choose a counsellor."))],
     )
     reason = SelectField(
-        _l("Reason"),
+        _l("Reason for the hand-over"),
         choices=transfer_reason_choices(),
         validators=[DataRequired(message=_l("Choose a reason."))],
     )
