@@ -7,7 +7,10 @@ set -uo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+# fc-list's output is read whole first: `fc-list | grep -q` under pipefail fails when grep
+# stops reading early (SIGPIPE), which would reinstall a font that is there.
+fonts=$(fc-list 2>/dev/null || true)
+grep -qi "Noto Sans CJK" <<<"$fonts" || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && [ "${WELLNESS_NO_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
