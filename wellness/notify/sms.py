@@ -75,7 +75,9 @@ class ConsoleBackend:
                     "code": code,
                 }
             )
-        log.info("SMS to %s (%s): %s", phone_e164, reference, text)
+        # WARNING, not INFO: a web worker has no INFO handler, and in development this line
+        # is how a person reads the code they asked for (the console backend is dev-only).
+        log.warning("SMS to %s (%s): %s", phone_e164, reference, text)
         return message_id
 
 
