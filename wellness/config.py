@@ -202,6 +202,16 @@ class Config:
         "elevated": _env_int("RISK_CLAIM_MINUTES_ELEVATED", 72 * 60),
     }
 
+    # Risk queue auto-assignment: a NEW flag is claimed on behalf of the on-duty counsellor
+    # (wellness.duty) with the fewest open cases. Off: flags wait in the queue to be claimed.
+    RISK_AUTO_ASSIGN = _env_bool("RISK_AUTO_ASSIGN", False)
+
+    # Ask a counsellor: first-reply deadlines shown to the member (hours) and how long a
+    # closed conversation is kept before the nightly sweep deletes it (days).
+    MESSAGING_FIRST_REPLY_HOURS = _env_int("MESSAGING_FIRST_REPLY_HOURS", 24)
+    MESSAGING_URGENT_REPLY_HOURS = _env_int("MESSAGING_URGENT_REPLY_HOURS", 1)
+    MESSAGING_RETENTION_DAYS = _env_int("MESSAGING_RETENTION_DAYS", 365)
+
 
 class DevelopmentConfig(Config):
     """`make run` on a laptop: plain HTTP on 127.0.0.1, so cookies cannot be Secure-only."""

@@ -24,6 +24,9 @@ FEATURE_PACKAGES = (
     "learning",
     "hotline",
     "reports",
+    "messaging",
+    "care",
+    "feedback",
 )
 
 

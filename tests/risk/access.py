@@ -19,4 +19,5 @@ ACCESS = {
     "api.risk_queue": C,
     "api.claim_flag": C,
     "api.resolve_flag": C,
+    "api.transfer_flag": frozenset({COUNSELOR, ADMIN}),
 }

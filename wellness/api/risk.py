@@ -12,7 +12,7 @@ from wellness.api.routes import api_auth, bp
 from wellness.api.spec import Body, Out, PageMeta, PageQuery, api_spec, page_of, responses
 from wellness.auth.phones import mask_phone
 from wellness.database import utcnow
-from wellness.risk import services
+from wellness.risk import services, transfers
 
 
 class FlagOut(Out):
@@ -32,9 +32,25 @@ class FlagOut(Out):
     callback_preference: str | None
 
 
+class CaseloadOut(Out):
+    counselor_id: int
+    name: str
+    open_cases: int
+
+
 class QueueOut(Out):
     items: list[FlagOut]
     meta: PageMeta
+    caseload: list[CaseloadOut]
+
+
+TransferReasonCode = Literal["workload", "expertise", "availability", "person_asked", "unclaimed"]
+
+
+class TransferRequest(Body):
+    to_user_id: int
+    reason: TransferReasonCode
+    note: str = Field("", max_length=1000)
 
 
 class QueueQuery(PageQuery):
@@ -92,7 +108,12 @@ def risk_queue(query: QueueQuery):
     flags, meta = page_of(stmt, query)
     people = services.people_by_id(f.person_id for f in flags)
     now = utcnow()
-    return QueueOut(items=[flag_out(f, people, now) for f in flags], meta=meta)
+    loads = transfers.caseloads()
+    caseload = [
+        CaseloadOut(counselor_id=c.id, name=c.name, open_cases=loads.get(c.id, 0))
+        for c in transfers.active_counselors()
+    ]
+    return QueueOut(items=[flag_out(f, people, now) for f in flags], meta=meta, caseload=caseload)
 
 
 @bp.post("/risk/flags/<int:flag_id>/claim")
@@ -118,5 +139,22 @@ def resolve_flag(flag_id: int, json: ResolveRequest):
         json.note,
         json.follow_up_days,
         json.follow_up_kind or ("contact" if json.follow_up_days else None),
+    )
+    return flag_out(flag, services.people_by_id([flag.person_id]), utcnow())
+
+
+@bp.post("/risk/flags/<int:flag_id>/transfer")
+@api_auth("counselor", "admin")
+@api_spec.validate(
+    json=TransferRequest,
+    resp=responses("HTTP_200", FlagOut, "HTTP_403", "HTTP_409", "HTTP_422"),
+    tags=["risk"],
+)
+def transfer_flag(flag_id: int, json: TransferRequest):
+    """Hand a case to another counsellor: the holder transfers, a supervisor (admin)
+    assigns or reassigns. 409 when someone else handed it over first or the target already
+    holds it; 422 names ``to_user_id`` for an inactive user or a non-counsellor."""
+    flag = transfers.transfer(
+        current_user._get_current_object(), flag_id, json.to_user_id, json.reason, json.note
     )
     return flag_out(flag, services.people_by_id([flag.person_id]), utcnow())

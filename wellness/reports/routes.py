@@ -13,6 +13,7 @@ from wellness.auth.decorators import role_required
 from wellness.database import utcnow
 from wellness.errors import InvalidInput
 from wellness.forms import apply_field_errors
+from wellness.packages import module_exists
 from wellness.reports import exports, figures, periods, services
 from wellness.reports.forms import FIELD_NAMES, FilterForm, MonthForm
 
@@ -84,6 +85,7 @@ def dashboard():
         "reports/dashboard.html",
         form=form,
         dash=dash,
+        feedback_rows=_feedback_rows(filters, dash.tree, dash.k),
         args=filters.query_args(),
         charts={name: figures.available(name) for name in figures.CHARTS},
         scope=dash.tree.name(filters.org_unit_id),
@@ -121,6 +123,36 @@ def export_csv(table: str):
         mimetype="text/csv",
         headers={
             "Content-Disposition": f"attachment; filename={exports.filename(found, filters)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _feedback_rows(filters: services.Filters, tree, k: int):
+    """Session ratings, or None when the feedback package is not installed."""
+    if not module_exists("wellness.feedback.models"):
+        return None
+    from wellness.reports import feedback  # noqa: PLC0415 (reads an optional package's models)
+
+    return feedback.rows(filters, tree, k)
+
+
+@bp.route("/feedback.csv")
+@role_required("admin")
+def feedback_csv():
+    filters = services.filters_from_args(request.args, utcnow())
+    tree = services.load_tree()
+    k = services.small_cell_k()
+    rows = _feedback_rows(filters, tree, k)
+    if rows is None:
+        abort(404)
+    from wellness.reports import feedback  # noqa: PLC0415
+
+    return Response(
+        feedback.rows_csv(rows, k),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": "attachment; filename=session-ratings.csv",
             "Cache-Control": "private, no-store",
         },
     )

@@ -128,6 +128,10 @@ def raise_flag(
     audit.record(
         None, "risk.flag_raised", flag, {"level": flag_level.value, "rule": rule, "source": source}
     )
+    from wellness.risk import assignment  # noqa: PLC0415 (assignment imports this module's peers)
+
+    if assignment.enabled():
+        assignment.auto_assign(flag, now)
     return flag
 
 

@@ -1,0 +1,1 @@
+"""Members' ratings of the sessions they attended (appointments, conversations, classes)."""

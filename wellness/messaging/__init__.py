@@ -1,0 +1,1 @@
+"""Ask a counsellor: members' conversations with the counselling team (issue 14)."""
