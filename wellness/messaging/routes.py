@@ -20,6 +20,7 @@ from wellness.messaging.forms import (
     ReplyForm,
     StaffReplyForm,
     TransferForm,
+    reason_choices,
 )
 from wellness.messaging.models import ConversationStatus
 from wellness.transactions import writes
@@ -32,6 +33,10 @@ def me():
 
 
 bp.add_app_template_filter(services.mask_name, "mask_name")
+
+
+def reason_labels() -> dict[str, object]:
+    return {choice.value: choice.label for choice in reason_choices() if choice.value}
 
 
 @bp.app_template_filter("due")
@@ -166,6 +171,7 @@ def inbox():
         counts=services.counts(now),
         people=services.people_by_id(ids),
         is_admin=is_admin,
+        reasons=reason_labels(),
         form=ActionForm(),
         now=now,
     )
@@ -209,6 +215,7 @@ def staff_thread(conversation_id: int):
         messages=messages,
         people=people,
         transfers=services.transfers_for(conv.id),
+        reasons=reason_labels(),
         reply_form=StaffReplyForm(formdata=None),
         flag_form=FlagForm(formdata=None),
         transfer_form=_transfer_form(conv.claimed_by_id),
