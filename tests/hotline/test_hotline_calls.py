@@ -222,8 +222,11 @@ def test_member_crisis_call_raises_a_risk_flag_in_the_same_transaction(app, term
         assert flag.source_id == str(call.id) and flag.level == "high"
         assert flag.rule == "hotline:I2P1M0A0H3"
         assert record.follow_up_due_at == NOW + timedelta(hours=24)
-        # The follow-up owner (a colleague) is told.
-        assert count(OutboxMessage, OutboxMessage.user_id == people["colleague"].id) == 1
+        # The follow-up owner (a colleague) is told, through quiet hours (urgent).
+        told = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.user_id == people["colleague"].id)
+        ).all()
+        assert len(told) == 1 and told[0].urgent
         assert count(AuditEvent, AuditEvent.action == "hotline.crisis_recorded") == 1
         assert orphan_hotline_flags() == 0
 

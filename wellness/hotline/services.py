@@ -186,11 +186,22 @@ def _admins() -> list[User]:
     )
 
 
-def _queue(user: User, subject, body, *, link: str | None, dedupe_key: str | None, now):
-    """Queue a message in the recipient's language (jobs run without a request)."""
+def _queue(
+    user: User, subject, body, *, link: str | None, dedupe_key: str | None, now, urgent=False
+):
+    """Queue a message in the recipient's language (jobs run without a request). Crisis
+    follow-ups are ``urgent``: they go out through quiet hours."""
     language = user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")
     with force_locale(language):
-        notify.queue(user, str(subject()), str(body()), link=link, dedupe_key=dedupe_key, now=now)
+        notify.queue(
+            user,
+            str(subject()),
+            str(body()),
+            link=link,
+            dedupe_key=dedupe_key,
+            now=now,
+            urgent=urgent,
+        )
 
 
 # ------------------------------------------------------------------------- taxonomy
@@ -1443,6 +1454,7 @@ def _record_crisis(
             link=link,
             dedupe_key=f"hotline-crisis:{record.id}:owner",
             now=now,
+            urgent=True,
         )
     if handover is not None and handover.id not in (actor_id, owner.id):
         _queue(
@@ -1456,6 +1468,7 @@ def _record_crisis(
             link=link,
             dedupe_key=f"hotline-crisis:{record.id}:handover:{handover.id}",
             now=now,
+            urgent=True,
         )
     audit.record(
         actor_id,
