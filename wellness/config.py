@@ -212,6 +212,10 @@ class Config:
     MESSAGING_URGENT_REPLY_HOURS = _env_int("MESSAGING_URGENT_REPLY_HOURS", 1)
     MESSAGING_RETENTION_DAYS = _env_int("MESSAGING_RETENTION_DAYS", 365)
 
+    # Care plans: questionnaires before a session (or assigned) are sent this many hours
+    # before they are due; a submission inside that window completes them.
+    CARE_MEASURE_LEAD_HOURS = _env_int("CARE_MEASURE_LEAD_HOURS", 48)
+
 
 class DevelopmentConfig(Config):
     """`make run` on a laptop: plain HTTP on 127.0.0.1, so cookies cannot be Secure-only."""

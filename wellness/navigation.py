@@ -26,6 +26,7 @@ NAV: list[NavItem] = [
     NavItem("care.my_plan", _l("My care plan"), ("worker",)),
     NavItem("risk.queue", _l("Risk queue"), ("counselor",)),
     NavItem("messaging.inbox", _l("Members' questions"), ("counselor", "admin")),
+    NavItem("care.caseload", _l("Care plans"), ("counselor",)),
     NavItem("booking.counselor_schedule", _l("My schedule"), ("counselor",)),
     NavItem("hotline.console", _l("Hotline console"), ("counselor",)),
     NavItem("vouchers.station", _l("Check a voucher"), ("counselor",)),
