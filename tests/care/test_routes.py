@@ -138,3 +138,28 @@ def test_api_open_and_book_then_the_member_reads_it(
     assert [s["number"] for s in booked.json["sessions"]] == [1, 2]
     mine = api("GET", "/care/mine", token_for(member))
     assert mine.status_code == 200 and mine.json["plans"][0]["goals"] == "减少焦虑"
+
+
+def test_sessions_beyond_the_booking_horizon_are_left_for_later(
+    app, client, world, make_user, login_as, at_now
+):
+    member = make_user("worker")
+    login_as(world.counselor)  # the service books 28 days ahead: 4 weekly sessions fit
+    _open(client, member)
+    with app.app_context():
+        episode_id = db.session.scalar(select(CareEpisode.id))
+    response = client.post(
+        f"/care/{episode_id}/book",
+        data={
+            "station_id": world.station,
+            "service_code": "individual",
+            "first_day": (MONDAY + timedelta(days=1)).isoformat(),
+            "at": "10:00",
+        },
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "已预约 4 次咨询" in html
+    assert "稍后在这里预约" in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count(CareSession.id))) == 4

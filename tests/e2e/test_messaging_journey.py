@@ -3,7 +3,15 @@ inbox and answers; the worker reads the reply and, once it is closed, rates it."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from tests.booking.factories import add_counselor, add_station, seed_services, weekdays
 from tests.e2e.helpers import sign_in
+from wellness.booking.models import Service
+from wellness.database import utcnow
+from wellness.extensions import db
 
 DESK = {"width": 1280, "height": 800}
 QUESTION = "最近夜班多，总是睡不着，白天也没精神，该怎么调整？"
@@ -16,6 +24,14 @@ def test_member_asks_and_a_counsellor_answers(
     member = make_user("worker", name="王芳")
     counselor = make_user("counselor", name="陈老师")
     base = live_server.url
+    with app.app_context():
+        seed_services()
+        db.session.execute(update(Service).values(horizon_days=90, voucher_required=False))
+        station, _rooms = add_station()
+        add_counselor(counselor.id, [station], weekdays(station))
+        db.session.commit()
+    today = utcnow().date()
+    first_day = today + timedelta(days=(1 - today.weekday()) % 7 + 7)  # a Tuesday ahead
 
     phone = phone_page("zh-CN")
     sign_in(phone, base, member)
@@ -52,9 +68,30 @@ def test_member_asks_and_a_counsellor_answers(
     assert ANSWER in phone.content() and "陈老师" in phone.content()
     shot(phone, "messaging-5-reply-zh")
 
+    # The counsellor opens a six-session care plan from the conversation and books it.
     desk.get_by_role("button", name="结束对话").click()
     desk.wait_for_selector("text=对话已结束")
+    desk.get_by_role("link", name="建立咨询计划").click()
+    desk.wait_for_url("**/care/new**")
+    desk.fill("#goals", "固定作息，睡眠恢复到每晚六小时以上")
+    desk.get_by_role("button", name="建立咨询计划").click()
+    desk.wait_for_url("**/care/*")
+    desk.select_option("#station_id", str(station))
+    desk.select_option("#service_code", "individual")
+    desk.fill("#first_day", first_day.isoformat())
+    desk.fill("#at", "10:00")
+    desk.get_by_role("button", name="按周预约").click()
+    desk.wait_for_selector("text=已预约 6 次咨询")
+    assert "6 / 6" in desk.content()
+    shot(desk, "messaging-7-care-plan-zh")
     context.close()
+
+    phone.goto(base + "/care/mine")
+    plan = phone.content()
+    assert "固定作息" in plan and "陈老师" in plan and "已预约 6 次，共 6 次" in plan
+    shot(phone, "messaging-8-my-plan-zh")
+    phone.goto(base + "/messages/")
+    phone.get_by_role("link", name="失眠").first.click()
 
     phone.reload()
     phone.select_option("#score", "5")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -209,7 +209,20 @@ def book(episode_id: int):
             form.first_day.data,
             form.at.data,
         )
+        service = db.session.scalar(
+            db.select(Service).where(Service.code == form.service_code.data)
+        )
+        last_day = utcnow().astimezone(sl.LOCAL_TZ).date() + timedelta(
+            days=service.horizon_days if service else 0
+        )
+        later = [p for p in proposals if p.day > last_day]
+        proposals = [p for p in proposals if p.day <= last_day]
         missing = [p for p in proposals if p.slot is None]
+        if not proposals and later:
+            raise InvalidInput(
+                _("Times can be booked up to %(day)s.", day=last_day.isoformat()),
+                {"first_day": "too_far"},
+            )
         if not proposals:
             raise InvalidInput(_("Every session of this plan is booked."), {"first_day": "full"})
         if missing:
@@ -230,6 +243,15 @@ def book(episode_id: int):
         flash(error.message, "error")
         return _episode_page(episode_id, book_form=form, status=error.status)
     flash(_("%(n)s sessions booked. The member was told.", n=len(made)), "success")
+    if later:
+        flash(
+            _(
+                "Sessions from %(day)s are further ahead than the service can be booked; "
+                "book them here later.",
+                day=later[0].day.isoformat(),
+            ),
+            "info",
+        )
     return redirect(url_for("care.episode", episode_id=episode_id))
 
 
